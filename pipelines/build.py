@@ -1,0 +1,41 @@
+"""Assembling a connector pipeline: read, convert, write, commit, as named Beam steps."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import apache_beam as beam
+
+from pipelines.config.connector import ConnectorConfig
+from transforms.convert import ConvertRecords
+from transforms.errors import CountFailures, StopOnFailure
+from transforms.kafka.commit import CommitOffsets
+from transforms.kafka.planning import PartitionPlan
+from transforms.kafka.read import ReadFromKafka
+
+
+@dataclasses.dataclass
+class Built:
+    """The PCollections a caller may wait on or inspect."""
+
+    written: beam.PCollection
+    failed: beam.PCollection
+    committed: beam.PCollection
+
+
+def build_pipeline(pipeline: beam.Pipeline, config: ConnectorConfig,
+                   plans: Sequence[PartitionPlan]) -> Built:
+    """Adds the connector's steps to ``pipeline`` for the planned partitions."""
+    sink, sink_config = config.sink, config.sink_config
+    consumer_config = {k: v for k, v in config.consumer_config.items() if k != "auto.offset.reset"}
+    converted = (
+        pipeline
+        | "ReadFromKafka" >> ReadFromKafka(plans, consumer_config, sink.bundle_offsets(sink_config))
+        | "ConvertRecords" >> ConvertRecords(config.key_converter, config.value_converter))
+    failed = converted.failed
+    _ = failed | "StopOnFailure" >> StopOnFailure()
+    failures = failed | "CountFailures" >> CountFailures()
+    written = converted.converted | "Write" >> sink.write(sink_config, plans)
+    committed = written | "CommitOffsets" >> CommitOffsets(consumer_config, plans, failures)
+    return Built(written=written, failed=failed, committed=committed)

@@ -1,0 +1,147 @@
+"""``beamconnect``: run, validate and demo connectors; start a local Kafka broker."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import textwrap
+from typing import Optional, Sequence
+
+from pipelines.config.errors import BeamConnectError
+
+_LOGGER = logging.getLogger("beamconnect")
+
+EPILOG = """\
+Any other --option of `run` is a Beam pipeline option (--runner, --direct_num_workers, ...).
+Exit status: 0 on success, 2 for a bad config or argument, 1 when the run failed.
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="beamconnect", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Kafka Connect sink connectors as Apache Beam pipelines.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="read the configured topics once and write them out")
+    run.add_argument("config", help="connector config: .properties, Connect REST JSON or flat JSON")
+    _run_arguments(run)
+
+    validate = commands.add_parser("validate", help="check a connector config without running it")
+    validate.add_argument("config")
+    validate.add_argument("--bootstrap-servers", help="Kafka brokers (wins over the config)")
+
+    demo = commands.add_parser("demo", help="start a local broker, produce samples, run a connector")
+    demo.add_argument("--records", type=int, default=20_000, help="sample records to produce")
+    demo.add_argument("--output", default="demo-output", help="directory the files go to")
+
+    dev = commands.add_parser("dev-kafka", help="start a local single-node Kafka broker")
+    dev.add_argument("--port", type=int, default=None, help="listener port (default: a free one)")
+    return parser
+
+
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bootstrap-servers", help="Kafka brokers (wins over the config)")
+    parser.add_argument("--from", dest="start", default="committed",
+                        help="committed (default), earliest, latest or an ISO 8601 timestamp")
+    parser.add_argument("--until", help="read only records before this ISO 8601 timestamp")
+    parser.add_argument("--max-records", type=int, help="read at most this many offsets in total")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "run":
+        parser.error("unrecognized arguments: %s" % " ".join(extra))
+    _configure_logging(args.verbose)
+    os.environ.setdefault("NO_GCE_CHECK", "true")  # never probe the GCE metadata address
+    try:
+        if args.command == "run":
+            return _run(args, extra)
+        if args.command == "validate":
+            return _validate(args)
+        if args.command == "demo":
+            from pipelines.demo import run_demo
+            return run_demo(records=args.records, output=args.output)
+        from pipelines.dev_kafka import run_dev_kafka
+        return run_dev_kafka(args.port)
+    except BeamConnectError as exc:
+        return _fail(exc)
+    except KeyboardInterrupt:
+        print("beamconnect: interrupted; nothing was committed for the unfinished run",
+              file=sys.stderr)
+        return 130
+    except Exception as exc:  # a runner wraps errors raised in workers; find ours inside
+        inner = _find_ours(exc)
+        if inner is None:
+            raise
+        return _fail(inner)
+
+
+def _run(args, extra) -> int:
+    from pipelines.config import load_config
+    from pipelines.config.connector import parse_connector_config
+    from pipelines.run import RunOptions, parse_start, parse_time, run_connector
+
+    if args.max_records is not None and args.max_records < 1:
+        raise _config_error("--max-records must be a positive integer, got %r" % args.max_records)
+    config = parse_connector_config(load_config(args.config), bootstrap_servers=args.bootstrap_servers)
+    for warning in config.warnings:
+        _LOGGER.warning("%s", warning)
+    options = RunOptions(start=parse_start(args.start),
+                         until=parse_time(args.until) if args.until else None,
+                         max_records=args.max_records, beam_args=tuple(extra))
+    result = run_connector(config, options)
+    print(result.table())
+    return 0
+
+
+def _validate(args) -> int:
+    from pipelines.config import load_config
+    from pipelines.config.connector import parse_connector_config
+
+    config = parse_connector_config(load_config(args.config), bootstrap_servers=args.bootstrap_servers)
+    for warning in config.warnings:
+        _LOGGER.warning("%s", warning)
+    topics = ",".join(config.topics) if config.topics else "regex %r" % config.topics_regex
+    print("%s: valid %s connector %r reading %s as group.id=%s" % (
+        args.config, config.connector_class, config.name, topics, config.group_id))
+    return 0
+
+
+def _config_error(message: str):
+    from pipelines.config.errors import ConfigError
+    return ConfigError(message)
+
+
+def _find_ours(exc: BaseException) -> Optional[BeamConnectError]:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, BeamConnectError):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _fail(exc: BeamConnectError) -> int:
+    from pipelines.config.errors import ConfigError
+
+    message = str(exc).split("\n")[0]
+    message = message.split(" [while running")[0]
+    print("beamconnect: error: " + "\n  ".join(textwrap.wrap(message, 100)), file=sys.stderr)
+    return 2 if isinstance(exc, ConfigError) else 1
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("apache_beam", "urllib3", "google"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+"""Connector configs: reading config files and declaring, parsing and checking config keys."""
+
+from pipelines.config.definitions import NO_DEFAULT, ConfigDef, ConfigKey, check_unknown
+from pipelines.config.errors import BeamConnectError, ConfigError
+from pipelines.config.loader import load_config, parse_properties
+
+__all__ = [
+    "BeamConnectError",
+    "ConfigDef",
+    "ConfigError",
+    "ConfigKey",
+    "NO_DEFAULT",
+    "check_unknown",
+    "load_config",
+    "parse_properties",
+]

@@ -1,0 +1,484 @@
+"""A throwaway single-node Apache Kafka broker (KRaft mode) for development, demos and tests.
+
+The broker runs from the official ``kafka_2.13`` jars, resolved from Maven Central with ``mvn`` into a cache
+outside the repository (``${BEAMCONNECT_CACHE:-~/.cache/beamconnect}/kafka-<version>/libs``). It needs Java 17+
+and Maven, nothing else: no Docker, no Kafka distribution tarball.
+
+Every broker gets its own temporary directory (config, data, logs) and free loopback ports, listens on
+``127.0.0.1`` only, and is removed on :meth:`LocalKafka.stop` or, at the latest, when the Python process that
+started it exits.
+
+Example::
+
+    with LocalKafka(partitions=3) as kafka:
+        producer = Producer({"bootstrap.servers": kafka.bootstrap_servers})
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import contextlib
+import fcntl
+import functools
+import logging
+import os
+import pathlib
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from typing import IO, Optional, Sequence, Set
+from xml.sax.saxutils import quoteattr
+
+from pipelines.config.errors import BeamConnectError, ConfigError
+
+_LOGGER = logging.getLogger(__name__)
+
+KAFKA_VERSION = "4.4.0"
+"""The Apache Kafka release the local broker runs (``org.apache.kafka:kafka_2.13``)."""
+
+_LOG4J_VERSION = "2.24.3"
+_MIN_JAVA = 17
+_MAVEN_TIMEOUT_S = 900.0
+_STOP_TIMEOUT_S = 20.0
+_LOG_TAIL_LINES = 40
+
+# Kafka's jars depend on slf4j-api 1.7.x, so the log4j binding must be the slf4j 1.x one
+# (log4j-slf4j-impl); with log4j-slf4j2-impl slf4j 1.7 finds no binding and the broker logs nothing.
+_POM = """\
+<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>dev.beamconnect</groupId>
+  <artifactId>local-kafka-broker</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>{kafka}</version>
+    </dependency>
+    <dependency>
+      <groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>{log4j}</version>
+    </dependency>
+    <dependency>
+      <groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>{log4j}</version>
+    </dependency>
+  </dependencies>
+</project>
+"""
+
+_LOG4J2_XML = """\
+<?xml version="1.0" encoding="UTF-8"?>
+<Configuration status="warn">
+  <Appenders>
+    <File name="file" fileName={path}>
+      <PatternLayout pattern="[%d] %p %m (%c)%n"/>
+    </File>
+  </Appenders>
+  <Loggers>
+    <Root level="WARN"><AppenderRef ref="file"/></Root>
+  </Loggers>
+</Configuration>
+"""
+
+_SETUP_HINT = ("Java {java}+ and Maven are required to run a local Kafka broker; the setup command in "
+               "README.md installs them.").format(java=_MIN_JAVA)
+
+
+def cache_dir() -> pathlib.Path:
+    """The directory holding downloaded Kafka jars: ``${BEAMCONNECT_CACHE:-~/.cache/beamconnect}``."""
+    root = os.environ.get("BEAMCONNECT_CACHE") or "~/.cache/beamconnect"
+    return pathlib.Path(root).expanduser()
+
+
+def ensure_kafka_jars() -> pathlib.Path:
+    """Downloads the broker's jars unless already cached, and returns the directory holding them.
+
+    Safe to call from several processes at once: one resolves with ``mvn`` under a file lock while the
+    others wait. A download that was interrupted is started again from scratch.
+
+    Returns:
+      ``<cache>/kafka-<KAFKA_VERSION>/libs``, for a ``-cp 'libs/*'`` class path.
+
+    Raises:
+      BeamConnectError: Java 17+ or Maven is missing, or Maven failed to resolve the jars.
+    """
+    java_executable()
+    home = cache_dir() / ("kafka-%s" % KAFKA_VERSION)
+    libs = home / "libs"
+    stamp = home / "complete.stamp"
+    if stamp.is_file():
+        return libs
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if stamp.is_file():  # Another process finished the download while this one waited.
+            return libs
+        _download_jars(home, libs)
+        stamp.write_text("kafka_2.13 %s, %d jars\n" % (KAFKA_VERSION, len(list(libs.glob("*.jar")))))
+    return libs
+
+
+def _download_jars(home: pathlib.Path, libs: pathlib.Path) -> None:
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise BeamConnectError("mvn was not found on PATH. " + _SETUP_HINT)
+    partial = home / "libs.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.rmtree(libs, ignore_errors=True)
+    _LOGGER.info("Downloading Apache Kafka %s jars from Maven Central into %s", KAFKA_VERSION, libs)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="beamconnect-kafka-pom-") as work:
+        pom = pathlib.Path(work) / "pom.xml"
+        pom.write_text(_POM.format(kafka=KAFKA_VERSION, log4j=_LOG4J_VERSION))
+        command = [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+                   "-DoutputDirectory=%s" % partial, "-DincludeScope=runtime"]
+        try:
+            result = subprocess.run(command, cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True, timeout=_MAVEN_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise BeamConnectError("mvn did not resolve Apache Kafka %s within %.0f s"
+                                   % (KAFKA_VERSION, _MAVEN_TIMEOUT_S)) from None
+    if result.returncode != 0:
+        raise BeamConnectError("mvn failed to resolve org.apache.kafka:kafka_2.13:%s (exit code %d):\n%s"
+                               % (KAFKA_VERSION, result.returncode, _tail(result.stdout)))
+    if not (partial / ("kafka_2.13-%s.jar" % KAFKA_VERSION)).is_file():
+        raise BeamConnectError("mvn finished but kafka_2.13-%s.jar is missing from %s" % (KAFKA_VERSION, partial))
+    partial.rename(libs)
+    _LOGGER.info("Downloaded %d jars in %.1f s", len(list(libs.glob("*.jar"))), time.monotonic() - started)
+
+
+def java_executable() -> str:
+    """The ``java`` to run the broker with: ``$JAVA_HOME/bin/java`` if set, else the one on PATH.
+
+    Raises:
+      BeamConnectError: There is no java, or it is older than Java 17.
+    """
+    java_home = os.environ.get("JAVA_HOME")
+    candidate = os.path.join(java_home, "bin", "java") if java_home else None
+    if not (candidate and os.access(candidate, os.X_OK)):
+        candidate = shutil.which("java")
+    if candidate is None:
+        raise BeamConnectError("java was not found on PATH. " + _SETUP_HINT)
+    major = _java_major_version(candidate)
+    if major < _MIN_JAVA:
+        raise BeamConnectError("%s is Java %d; Apache Kafka %s needs Java %d or newer. %s"
+                               % (candidate, major, KAFKA_VERSION, _MIN_JAVA, _SETUP_HINT))
+    return candidate
+
+
+@functools.lru_cache(maxsize=None)
+def _java_major_version(java: str) -> int:
+    try:
+        result = subprocess.run([java, "-version"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise BeamConnectError("could not run %s -version: %s. %s" % (java, e, _SETUP_HINT)) from None
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', result.stdout)
+    if match is None:
+        raise BeamConnectError("could not read the Java version from %s -version: %r. %s"
+                               % (java, result.stdout.strip(), _SETUP_HINT))
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major  # "1.8.0_392" is Java 8.
+
+
+class LocalKafka:
+    """A single-node Kafka broker and controller on loopback, in a temporary directory.
+
+    Topics are not created automatically (``auto.create.topics.enable=false``); create them with an
+    AdminClient. Internal topics (consumer offsets, transaction state) use replication factor 1.
+
+    Args:
+      port: The client port on 127.0.0.1; a free one when None.
+      partitions: ``num.partitions``, the partition count of topics created without one.
+    """
+
+    def __init__(self, port: Optional[int] = None, partitions: int = 1):
+        if port is not None and not 0 < port < 65536:
+            raise ConfigError("port must be between 1 and 65535, got %r" % (port,))
+        if partitions < 1:
+            raise ConfigError("partitions must be a positive integer, got %r" % (partitions,))
+        self._requested_port = port
+        self._partitions = partitions
+        self._port: Optional[int] = None
+        self._workdir: Optional[pathlib.Path] = None
+        self._process: Optional[subprocess.Popen] = None
+        self._output: Optional[IO[bytes]] = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """``127.0.0.1:PORT``, for a client's ``bootstrap.servers``; only after :meth:`start`."""
+        if self._port is None:
+            raise BeamConnectError("the local Kafka broker has not been started")
+        return "127.0.0.1:%d" % self._port
+
+    @property
+    def pid(self) -> Optional[int]:
+        """The broker's Java process id while it runs."""
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def running(self) -> bool:
+        """Whether the broker process is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    def start(self, timeout: float = 120.0) -> "LocalKafka":
+        """Formats the storage, starts the broker and waits until it answers a metadata request.
+
+        Args:
+          timeout: Seconds to wait for the broker to accept clients (the jar download, if any, is extra).
+
+        Returns:
+          This broker, started.
+
+        Raises:
+          BeamConnectError: Java or Maven is missing, the port is taken, or the broker did not become
+            ready in time; the message ends with the tail of the broker's log.
+        """
+        if self._process is not None:
+            raise BeamConnectError("the local Kafka broker is already running on %s" % self.bootstrap_servers)
+        libs = ensure_kafka_jars()
+        java = java_executable()
+        try:
+            self._launch(java, libs)
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stops the broker (SIGTERM, then SIGKILL after 20 s) and deletes its directory; idempotent."""
+        process, self._process = self._process, None
+        if process is not None:
+            _stop_process(process)
+            _LOGGER.info("Stopped the local Kafka broker on 127.0.0.1:%s", self._port)
+        if self._output is not None:
+            self._output.close()
+            self._output = None
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+        self._port = None
+        _RUNNING.discard(self)
+
+    def __enter__(self) -> "LocalKafka":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def _launch(self, java: str, libs: pathlib.Path) -> None:
+        if self._requested_port is not None:
+            _check_port_free(self._requested_port)
+            port, controller_port = self._requested_port, _free_ports(1, avoid=self._requested_port)[0]
+        else:
+            port, controller_port = _free_ports(2)
+        self._port = port
+        self._workdir = workdir = pathlib.Path(tempfile.mkdtemp(prefix="beamconnect-kafka-"))
+        _RUNNING.add(self)
+        properties = workdir / "server.properties"
+        properties.write_text(_server_properties(port, controller_port, workdir / "data", self._partitions))
+        log4j = workdir / "log4j2.xml"
+        log4j.write_text(_LOG4J2_XML.format(path=quoteattr(str(workdir / "server.log"))))
+        class_path = ["-Dlog4j2.configurationFile=%s" % log4j, "-cp", str(libs / "*")]
+
+        formatted = subprocess.run(
+            [java] + class_path + ["kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(properties)],
+            cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, timeout=120)
+        if formatted.returncode != 0:
+            raise BeamConnectError("formatting the Kafka storage failed (exit code %d):\n%s"
+                                   % (formatted.returncode, _tail(formatted.stdout)))
+
+        self._output = open(workdir / "kafka.out", "wb")
+        self._process = subprocess.Popen(
+            [java, "-Xms256m", "-Xmx1g"] + class_path + ["kafka.Kafka", str(properties)],
+            cwd=workdir, stdin=subprocess.DEVNULL, stdout=self._output, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        _LOGGER.info("Started Apache Kafka %s (pid %d) on 127.0.0.1:%d, directory %s",
+                     KAFKA_VERSION, self._process.pid, port, workdir)
+
+    def _wait_ready(self, timeout: float) -> None:
+        from confluent_kafka import KafkaException
+        from confluent_kafka.admin import AdminClient
+
+        started = time.monotonic()
+        deadline = started + timeout
+        admin = None
+        while True:
+            if not self.running:
+                raise BeamConnectError("the Kafka broker exited with code %s before accepting clients:\n%s"
+                                       % (self._process.returncode, self._log_tail()))
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise BeamConnectError("the Kafka broker did not accept clients on %s within %.0f s:\n%s"
+                                       % (self.bootstrap_servers, timeout, self._log_tail()))
+            # Probing the socket first keeps librdkafka from logging "connection refused" while the JVM boots.
+            if admin is None and _accepts_connections(self._port):
+                admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
+            if admin is not None:
+                try:
+                    admin.list_topics(timeout=min(2.0, remaining))
+                except KafkaException:
+                    pass
+                else:
+                    _LOGGER.info("Kafka broker ready on %s after %.1f s",
+                                 self.bootstrap_servers, time.monotonic() - started)
+                    return
+            else:
+                time.sleep(0.1)
+
+    def _log_tail(self) -> str:
+        """The last lines of the JVM output and of the broker's WARN log, for error messages."""
+        if self._workdir is None:
+            return "(no log)"
+        parts = []
+        for name in ("kafka.out", "server.log"):
+            path = self._workdir / name
+            if path.is_file() and path.stat().st_size:
+                parts.append("--- %s ---\n%s" % (name, _tail(path.read_text(errors="replace"))))
+        return "\n".join(parts) or "(the broker wrote no log)"
+
+
+def run_dev_kafka(port: Optional[int]) -> int:
+    """Runs a local broker until SIGINT or SIGTERM: ``beamconnect dev-kafka``.
+
+    Once the broker accepts clients, prints exactly one line, ``bootstrap.servers=127.0.0.1:PORT``, to
+    stdout. Must be called from the main thread (it installs signal handlers).
+
+    Args:
+      port: The client port on 127.0.0.1; a free one when None.
+
+    Returns:
+      0 after a signal stopped the broker, 1 if the broker died on its own, 130 if interrupted while starting.
+
+    Raises:
+      BeamConnectError: The broker could not be started.
+    """
+    stop = threading.Event()
+    ready = threading.Event()
+    kafka = LocalKafka(port=port)
+
+    def on_signal(signum, frame):
+        stop.set()
+        if not ready.is_set():
+            raise KeyboardInterrupt  # Still starting: abandon the start (start() cleans up).
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        try:
+            kafka.start()
+            ready.set()
+        except KeyboardInterrupt:
+            return 130
+        sys.stdout.write("bootstrap.servers=%s\n" % kafka.bootstrap_servers)
+        sys.stdout.flush()
+        while not stop.wait(0.5):
+            if not kafka.running:
+                sys.stderr.write("The Kafka broker exited unexpectedly:\n%s\n" % kafka._log_tail())
+                return 1
+        return 0
+    finally:
+        kafka.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+# Brokers started by this process; stopped at exit so none outlives it.
+_RUNNING: Set[LocalKafka] = set()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for kafka in list(_RUNNING):
+        kafka.stop()
+
+
+def _server_properties(port: int, controller_port: int, data: pathlib.Path, partitions: int) -> str:
+    settings = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": "1@127.0.0.1:%d" % controller_port,
+        "controller.listener.names": "CONTROLLER",
+        "listeners": "PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d" % (port, controller_port),
+        "advertised.listeners": "PLAINTEXT://127.0.0.1:%d" % port,
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "log.dirs": str(data),
+        "num.partitions": str(partitions),
+        "auto.create.topics.enable": "false",
+        "group.initial.rebalance.delay.ms": "0",
+        "offsets.topic.replication.factor": "1",
+        "offsets.topic.num.partitions": "1",  # 50 by default: slow to create on the first group join.
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.num.partitions": "1",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        "min.insync.replicas": "1",
+    }
+    return "".join("%s=%s\n" % (key, value.replace("\\", "\\\\")) for key, value in settings.items())
+
+
+def _cluster_id() -> str:
+    """A random cluster id in Kafka's ``Uuid`` form: 16 bytes, URL-safe base64, no padding."""
+    while True:
+        value = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
+        if not value.startswith("-"):  # Kafka avoids ids that look like command-line flags.
+            return value
+
+
+def _free_ports(count: int, avoid: Optional[int] = None) -> Sequence[int]:
+    """Distinct free TCP ports on 127.0.0.1 (held open together so that they differ)."""
+    with contextlib.ExitStack() as stack:
+        ports = []
+        while len(ports) < count:
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind(("127.0.0.1", 0))
+            if sock.getsockname()[1] != avoid:
+                ports.append(sock.getsockname()[1])
+        return ports
+
+
+def _check_port_free(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as e:
+            raise BeamConnectError("port %d on 127.0.0.1 is not available for Kafka: %s" % (port, e)) from None
+
+
+def _accepts_connections(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def _stop_process(process: subprocess.Popen) -> None:
+    """SIGTERM to the broker's process group, SIGKILL if it has not exited after 20 s."""
+    for sig, wait in ((signal.SIGTERM, _STOP_TIMEOUT_S), (signal.SIGKILL, None)):
+        if process.poll() is not None:  # Reaped: its pid may already belong to another process.
+            return
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            _LOGGER.warning("Kafka broker (pid %d) did not stop within %.0f s; killing it", process.pid, wait)
+
+
+def _tail(text: str, lines: int = _LOG_TAIL_LINES) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])

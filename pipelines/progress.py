@@ -1,0 +1,103 @@
+"""Progress while a run works, and the summary table at its end."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from typing import Mapping, Optional, Sequence, TextIO
+
+from transforms.kafka import progress as reader_progress
+from transforms.kafka.planning import PartitionPlan
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class Progress:
+    """Counts records read per topic-partition against the plan and shows it.
+
+    On a terminal the display is redrawn in place twice a second; otherwise a log line is written every
+    ``log_every`` seconds. Use as a context manager around the pipeline run.
+    """
+
+    def __init__(self, plans: Sequence[PartitionPlan], stream: Optional[TextIO] = None,
+                 log_every: float = 10.0):
+        self._plans = {(p.topic, p.partition): p for p in plans if p.size > 0}
+        self._done = {key: 0 for key in self._plans}
+        self._stream = stream or sys.stderr
+        self._tty = self._stream.isatty()
+        self._interval = 0.5 if self._tty else log_every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="progress", daemon=True)
+        self._started = time.monotonic()
+        self._lines = 0
+
+    def __enter__(self) -> "Progress":
+        reader_progress.add_listener(self._on_read)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        reader_progress.remove_listener(self._on_read)
+        self._stop.set()
+        self._thread.join()
+        if self._tty:
+            self._draw()
+
+    def _on_read(self, topic: str, partition: int, next_offset: int, records: int) -> None:
+        plan = self._plans.get((topic, partition))
+        if plan is not None:
+            self._done[(topic, partition)] = min(plan.size, next_offset - plan.start)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._draw()
+
+    def snapshot(self) -> tuple:
+        """(offsets done, offsets planned, records/s, seconds left or None)."""
+        done = sum(self._done.values())
+        planned = sum(p.size for p in self._plans.values())
+        elapsed = max(time.monotonic() - self._started, 1e-6)
+        rate = done / elapsed
+        left = (planned - done) / rate if rate > 0 else None
+        return done, planned, rate, left
+
+    def _draw(self) -> None:
+        done, planned, rate, left = self.snapshot()
+        eta = "?" if left is None else "%ds" % left
+        total = "total %d/%d offsets (%.0f%%), %.0f records/s, %s left" % (
+            done, planned, 100.0 * done / planned if planned else 100.0, rate, eta)
+        if not self._tty:
+            _LOGGER.info("progress: %s", total)
+            return
+        lines = ["  %s[%d] %d/%d" % (t, p, self._done[(t, p)], plan.size)
+                 for (t, p), plan in sorted(self._plans.items())][:20] + [total]
+        out = self._stream
+        if self._lines:
+            out.write("\x1b[%dA" % self._lines)
+        for line in lines:
+            out.write("\x1b[2K" + line + "\n")
+        out.flush()
+        self._lines = len(lines)
+
+
+def summary_table(plans: Sequence[PartitionPlan], counters: Mapping[str, int],
+                  committed: Mapping[tuple, int], elapsed: float) -> str:
+    """The end-of-run table: per topic-partition records read/written, files, committed offset."""
+    rows = [("topic", "partition", "start", "end", "read", "written", "files", "committed")]
+    totals = [0, 0, 0]
+    for p in sorted(plans):
+        read = counters.get("read/%s/%d" % (p.topic, p.partition), 0)
+        written = counters.get("written/%s/%d" % (p.topic, p.partition), 0)
+        files = counters.get("files/%s/%d" % (p.topic, p.partition), 0)
+        totals = [totals[0] + read, totals[1] + written, totals[2] + files]
+        c = committed.get((p.topic, p.partition))
+        rows.append((p.topic, str(p.partition), str(p.start), str(p.end), str(read), str(written),
+                     str(files), "-" if c is None else str(c)))
+    rows.append(("total", "", "", "", *map(str, totals), ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    rate = totals[0] / elapsed if elapsed > 0 else 0.0
+    lines.append("elapsed %.1fs, %.0f records/s" % (elapsed, rate))
+    return "\n".join(lines)

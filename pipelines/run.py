@@ -1,0 +1,133 @@
+"""One bounded run of a connector: plan, run the pipeline, report."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+import sys
+import time
+from typing import Optional, Sequence, TextIO, Union
+
+import apache_beam as beam
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.options.pipeline_options import PipelineOptions
+from confluent_kafka import Consumer, TopicPartition
+
+from pipelines.build import build_pipeline
+from pipelines.config.connector import ConnectorConfig
+from pipelines.config.errors import BeamConnectError, ConfigError
+from pipelines.progress import Progress, summary_table
+from transforms.kafka.planning import START_POLICIES, PartitionPlan, Planner, admin_config
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """Command-line choices of one run.
+
+    Attributes:
+      start: ``committed`` (default), ``earliest``, ``latest`` or a timestamp.
+      until: Read only records before this time.
+      max_records: Plan at most this many offsets in total.
+      beam_args: Beam pipeline options (``--runner`` etc.).
+    """
+
+    start: Union[str, datetime.datetime] = "committed"
+    until: Optional[datetime.datetime] = None
+    max_records: Optional[int] = None
+    beam_args: Sequence[str] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    plans: tuple
+    counters: dict
+    committed: dict
+    elapsed: float
+
+    @property
+    def records_read(self) -> int:
+        return sum(v for k, v in self.counters.items() if k.startswith("read/"))
+
+    @property
+    def files_written(self) -> int:
+        return sum(v for k, v in self.counters.items() if k.startswith("files/"))
+
+    def table(self) -> str:
+        return summary_table(self.plans, self.counters, self.committed, self.elapsed)
+
+
+def parse_start(value: str) -> Union[str, datetime.datetime]:
+    """``--from``: committed, earliest, latest or an ISO 8601 timestamp."""
+    if value in START_POLICIES:
+        return value
+    try:
+        return parse_time(value)
+    except ConfigError:
+        raise ConfigError("--from must be one of %s or an ISO 8601 timestamp, got %r"
+                          % (", ".join(START_POLICIES), value)) from None
+
+
+def parse_time(value: str) -> datetime.datetime:
+    try:
+        moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError("expected an ISO 8601 timestamp such as 2026-01-31T12:00:00Z, got %r"
+                          % value) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
+
+
+def plan_run(config: ConnectorConfig, options: RunOptions) -> list:
+    planner = Planner(config.consumer_config)
+    topics = planner.topics(config.topics, config.topics_regex)
+    if not topics:
+        raise BeamConnectError("topics.regex=%r matches no topic on bootstrap.servers=%s"
+                               % (config.topics_regex, config.consumer_config["bootstrap.servers"]))
+    return planner.plan(topics, start=options.start, until=options.until,
+                        reset=config.auto_offset_reset, max_records=options.max_records)
+
+
+def run_connector(config: ConnectorConfig, options: RunOptions,
+                  stream: Optional[TextIO] = None) -> RunResult:
+    """Plans and runs one bounded run; returns its counters and the committed offsets."""
+    stream = stream or sys.stderr
+    started = time.monotonic()
+    plans = plan_run(config, options)
+    planned = sum(p.size for p in plans)
+    _LOGGER.info("planned %d offsets in %d topic-partitions for group.id=%s", planned, len(plans),
+                 config.group_id)
+    pipeline_options = PipelineOptions(list(options.beam_args) or ["--runner", "DirectRunner"])
+    pipeline = beam.Pipeline(options=pipeline_options)
+    build_pipeline(pipeline, config, plans)
+    with Progress(plans, stream):
+        result = pipeline.run()
+        result.wait_until_finish()
+    return RunResult(tuple(plans), _counters(result), committed_offsets(config, plans),
+                     time.monotonic() - started)
+
+
+def _counters(result) -> dict:
+    try:
+        metrics = result.metrics().query(MetricsFilter())
+    except (NotImplementedError, AttributeError):  # some runners report no metrics
+        return {}
+    counters = {}
+    for counter in metrics["counters"]:
+        if counter.key.metric.namespace == "beamconnect":
+            name = counter.key.metric.name
+            counters[name] = counters.get(name, 0) + (counter.committed or counter.attempted or 0)
+    return counters
+
+
+def committed_offsets(config: ConnectorConfig, plans: Sequence[PartitionPlan]) -> dict:
+    """The group's committed offsets of the planned partitions, read back from Kafka."""
+    if not plans:
+        return {}
+    consumer = Consumer({**admin_config(config.consumer_config), "group.id": config.group_id})
+    try:
+        tps = consumer.committed([TopicPartition(p.topic, p.partition) for p in plans], timeout=15)
+    finally:
+        consumer.close()
+    return {(tp.topic, tp.partition): tp.offset for tp in tps if tp.offset >= 0}

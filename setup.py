@@ -1,0 +1,28 @@
+"""beamconnect: Kafka Connect sink connectors as Apache Beam pipelines, in pure Python."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="beamconnect",
+    version="0.1.0",
+    description="Kafka Connect-style sink connectors as Apache Beam pipelines, without a JVM",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["pipelines", "pipelines.*", "transforms", "transforms.*",
+                                    "sinks", "sinks.*"]),
+    install_requires=[
+        "apache-beam>=2.60,<3",
+        "confluent-kafka>=2.6,<3",
+        "pyarrow>=14,<26",
+        "fastavro>=1.9,<2",
+        "google-cloud-storage>=2.14,<4",
+        # orjson: JSON parsing several times faster than the standard library on the per-record paths
+        "orjson>=3.9,<4",
+    ],
+    extras_require={
+        # Sink families declare their client libraries here as they are added ([aws], [jdbc], ...).
+        "test": ["pytest>=8"],
+    },
+    entry_points={"console_scripts": ["beamconnect=pipelines.cli:main"]},
+)

@@ -1,0 +1,23 @@
+"""Sink families, found by the ``connector.class`` names users write."""
+
+from __future__ import annotations
+
+from pipelines.config.errors import ConfigError
+from sinks.base import Sink
+from sinks.files import FilesSink
+
+_FILES = FilesSink()
+SINKS = {
+    "files": _FILES,
+    "io.confluent.connect.s3.S3SinkConnector": _FILES,
+    "io.confluent.connect.gcs.GcsSinkConnector": _FILES,
+}
+
+
+def find_sink(name: str) -> Sink:
+    """The sink family for ``connector.class`` ``name``; an unknown name lists the allowed ones."""
+    try:
+        return SINKS[name]
+    except KeyError:
+        raise ConfigError("connector.class must be one of %s, got %r"
+                          % (", ".join(repr(n) for n in SINKS), name)) from None

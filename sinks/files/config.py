@@ -1,0 +1,73 @@
+"""Config keys of the file sink (Confluent S3/GCS sink keys where they apply)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping
+
+from pipelines.config.definitions import ConfigDef, ConfigKey, NO_DEFAULT
+from pipelines.config.errors import ConfigError
+from sinks.files.formats import FORMATS, Format, make_format
+from sinks.files.formats.parquet import CODECS
+from sinks.files.partitioners import PARTITIONERS, Partitioner, make_partitioner
+from sinks.files.storage import LocalStorage, storage_for
+
+NULL_BEHAVIORS = ("fail", "ignore")
+
+CONFIG_DEF = ConfigDef([
+    ConfigKey("store.url", "string", NO_DEFAULT, group="Storage",
+              doc="Where files go: a local directory or file:// URL."),
+    ConfigKey("topics.dir", "string", "topics", group="Storage",
+              doc="Top directory below store.url for the topics' files."),
+    ConfigKey("format.class", "class", NO_DEFAULT, choices=tuple(FORMATS), group="Format",
+              doc="File format: parquet or json (Confluent's class names accepted)."),
+    ConfigKey("flush.size", "int", NO_DEFAULT, min=1, group="Format",
+              doc="Offsets per file: a file holds the records of flush.size consecutive offsets."),
+    ConfigKey("parquet.codec", "string", "snappy", choices=tuple(CODECS), group="Format",
+              doc="Parquet compression codec."),
+    ConfigKey("filename.offset.zero.pad.width", "int", 10, min=0, group="Format",
+              doc="Width the start offset in file names is zero-padded to."),
+    ConfigKey("partitioner.class", "class", "default", choices=tuple(PARTITIONERS), group="Partitioner",
+              doc="How files are laid out below each topic's directory."),
+    ConfigKey("directory.delim", "string", "/", choices=("/",), group="Partitioner",
+              doc="Directory delimiter (only '/' here)."),
+    ConfigKey("file.delim", "string", "+", group="Partitioner",
+              doc="Delimiter between topic, partition and offset in file names."),
+    ConfigKey("behavior.on.null.values", "string", "fail", choices=NULL_BEHAVIORS, group="Format",
+              doc="What to do with null values (tombstones): fail the run or ignore the record."),
+])
+
+IGNORED_KEYS = {
+    "storage.class": "the store is chosen by store.url",
+    "rotate.interval.ms": "a bounded run closes every file when it ends",
+    "rotate.schedule.interval.ms": "a bounded run closes every file when it ends",
+    "schema.compatibility": "records of one file are written with the union of their schemas",
+    "s3.part.size": "files are written whole",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class FilesSinkConfig:
+    storage: LocalStorage
+    topics_dir: str
+    format: Format
+    flush_size: int
+    pad_width: int
+    partitioner: Partitioner
+    file_delim: str
+    null_values: str
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> "FilesSinkConfig":
+        if not values["topics.dir"].strip("/"):
+            raise ConfigError("topics.dir must name a directory, got %r" % values["topics.dir"])
+        if not values["file.delim"]:
+            raise ConfigError("file.delim must not be empty")
+        return cls(storage=storage_for(values["store.url"]),
+                   topics_dir=values["topics.dir"].strip("/"),
+                   format=make_format(values["format.class"], values),
+                   flush_size=values["flush.size"],
+                   pad_width=values["filename.offset.zero.pad.width"],
+                   partitioner=make_partitioner(values["partitioner.class"]),
+                   file_delim=values["file.delim"],
+                   null_values=values["behavior.on.null.values"])

@@ -1,0 +1,40 @@
+"""File formats, found by the ``format.class`` names users write (Confluent's class names too)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from pipelines.config.errors import ConfigError
+from sinks.files.formats.base import Format
+from sinks.files.formats.jsonl import JsonLinesFormat
+from sinks.files.formats.parquet import ParquetFormat
+
+
+def _parquet(values: Mapping[str, Any]) -> Format:
+    return ParquetFormat(values["parquet.codec"])
+
+
+def _json(values: Mapping[str, Any]) -> Format:
+    return JsonLinesFormat()
+
+
+FORMATS = {
+    "parquet": _parquet,
+    "json": _json,
+    "io.confluent.connect.s3.format.parquet.ParquetFormat": _parquet,
+    "io.confluent.connect.gcs.format.parquet.ParquetFormat": _parquet,
+    "io.confluent.connect.s3.format.json.JsonFormat": _json,
+    "io.confluent.connect.gcs.format.json.JsonFormat": _json,
+}
+
+
+def make_format(name: str, values: Mapping[str, Any]) -> Format:
+    try:
+        factory = FORMATS[name]
+    except KeyError:
+        raise ConfigError("format.class must be one of %s, got %r"
+                          % (", ".join(repr(n) for n in FORMATS), name)) from None
+    return factory(values)
+
+
+__all__ = ["FORMATS", "Format", "JsonLinesFormat", "ParquetFormat", "make_format"]

@@ -1,0 +1,139 @@
+"""``WriteToFiles``: one file per bundle window, laid out as Confluent's S3/GCS sinks lay them out.
+
+Delivery: exactly once. A window's records are the offsets ``[w, w + flush.size)`` of one partition
+(windows aligned to the run's planned start), so its file name,
+``<store>/<topics.dir>/<topic>/partition=<p>/<topic>+<p>+<first offset>.<ext>``, depends only on the data
+and the config. A replayed window rewrites the same name with the same records; files are written under a
+temporary name and renamed into place. After every write, files of uncommitted offsets that this run did
+not write (left by a killed run that planned further) and stray temporary files are removed, so a rerun
+converges to exactly what a clean run writes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from typing import Any, Mapping, Sequence
+
+import apache_beam as beam
+import pyarrow.compute as pc
+from apache_beam.metrics import Metrics
+
+from sinks.base import Sink
+from sinks.files.config import CONFIG_DEF, IGNORED_KEYS, FilesSinkConfig
+from sinks.files.naming import file_name, parse_file_name, parse_temp_name
+from transforms.errors import RecordError
+from transforms.records import ConvertedBundle, record_ref
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class FileWritten:
+    """The result of writing one file."""
+
+    topic: str
+    partition: int
+    path: str
+    first_offset: int
+    last_offset: int
+    records: int
+    size: int
+
+
+class _WriteFileFn(beam.DoFn):
+    def __init__(self, config: FilesSinkConfig):
+        self._config = config
+
+    def process(self, bundle: ConvertedBundle):
+        cfg = self._config
+        values, offsets = bundle.values, bundle.offsets
+        if values.null_count:
+            if cfg.null_values == "fail":
+                first = next(i for i, v in enumerate(values.is_null().to_pylist()) if v)
+                raise RecordError(
+                    "record %s has a null value and behavior.on.null.values=fail; set it to 'ignore' "
+                    "to skip tombstones. The run stopped and committed no offsets."
+                    % record_ref(bundle.topic, bundle.partition, offsets[first]))
+            keep = values.is_valid()
+            offsets = [o for o, k in zip(offsets, keep.to_pylist()) if k]
+            values = pc.filter(values, keep)
+        if not offsets:
+            return
+        name = file_name(bundle.topic, bundle.partition, offsets[0], cfg.format.extension,
+                         pad=cfg.pad_width, delim=cfg.file_delim)
+        path = cfg.storage.path(cfg.topics_dir, bundle.topic,
+                                cfg.partitioner.directory(bundle.topic, bundle.partition), name)
+        data = cfg.format.serialize(values)
+        cfg.storage.write_atomic(path, data)
+        Metrics.counter("beamconnect", "written/%s/%d" % (bundle.topic, bundle.partition)).inc(
+            len(offsets))
+        Metrics.counter("beamconnect", "files/%s/%d" % (bundle.topic, bundle.partition)).inc()
+        _LOGGER.debug("wrote %s (%d records, offsets %d..%d)", path, len(offsets), offsets[0],
+                      offsets[-1])
+        yield FileWritten(bundle.topic, bundle.partition, path, offsets[0], offsets[-1],
+                          len(offsets), len(data))
+
+
+class _RemoveStaleFn(beam.DoFn):
+    """Deletes files of uncommitted offsets that this run did not write, and stray temporary files."""
+
+    def __init__(self, config: FilesSinkConfig, starts: Mapping[tuple, int]):
+        self._config = config
+        self._starts = dict(starts)
+
+    def process(self, written: Sequence[FileWritten]):
+        cfg = self._config
+        keep = {w.path for w in written}
+        for topic in sorted({t for t, _ in self._starts}):
+            for path in cfg.storage.walk(cfg.storage.path(cfg.topics_dir, topic)):
+                base = os.path.basename(path)
+                parsed = parse_file_name(base, delim=cfg.file_delim)
+                stale = (parsed is not None and parsed.topic == topic
+                         and parsed.extension == cfg.format.extension and path not in keep
+                         and parsed.offset >= self._starts.get((topic, parsed.partition), 1 << 62))
+                temp = parse_temp_name(base, delim=cfg.file_delim)
+                if temp is not None and (topic, temp.partition) not in self._starts:
+                    temp = None
+                if stale or temp is not None:
+                    _LOGGER.info("removing %s, left by an earlier run that did not commit", path)
+                    cfg.storage.delete(path)
+        yield from written
+
+
+class WriteToFiles(beam.PTransform):
+    """Writes converted bundles as files; returns one :class:`FileWritten` per file.
+
+    Args:
+      config: The parsed sink config.
+      plans: The run's partition plans; offsets from each plan's start on are uncommitted, so files
+        there that this run did not write are removed once all writes are done.
+    """
+
+    def __init__(self, config: FilesSinkConfig, plans: Sequence):
+        super().__init__()
+        self._config = config
+        self._starts = {(p.topic, p.partition): p.start for p in plans}
+
+    def expand(self, bundles):
+        return (bundles
+                | "WriteFiles" >> beam.ParDo(_WriteFileFn(self._config))
+                | "CollectWritten" >> beam.combiners.ToList()
+                | "RemoveStaleFiles" >> beam.ParDo(_RemoveStaleFn(self._config, self._starts)))
+
+
+class FilesSink(Sink):
+    """Rolling files on a file system (Confluent's S3/GCS sink layout)."""
+
+    config_def = CONFIG_DEF
+    ignored_keys = IGNORED_KEYS
+
+    def parse(self, values: Mapping[str, Any]) -> FilesSinkConfig:
+        return FilesSinkConfig.from_values(values)
+
+    def bundle_offsets(self, config: FilesSinkConfig) -> int:
+        return config.flush_size
+
+    def write(self, config: FilesSinkConfig, plans: Sequence) -> beam.PTransform:
+        return WriteToFiles(config, plans)

@@ -1,0 +1,63 @@
+"""Shared fixtures: one real Kafka broker for the whole session.
+
+The broker is the project's own launcher (Apache Kafka from Maven Central, KRaft mode); set
+``KAFKA_BOOTSTRAP_SERVERS`` to run the suite against another cluster instead.
+"""
+
+import os
+import uuid
+
+import pytest
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+os.environ.setdefault("NO_GCE_CHECK", "true")
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap():
+    servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if servers:
+        yield servers
+        return
+    from pipelines.dev_kafka import LocalKafka
+
+    kafka = LocalKafka().start()
+    try:
+        yield kafka.bootstrap_servers
+    finally:
+        kafka.stop()
+
+
+class KafkaHelper:
+    """Creates uniquely named topics and produces records to chosen partitions."""
+
+    def __init__(self, servers: str):
+        self.servers = servers
+        self.admin = AdminClient({"bootstrap.servers": servers})
+
+    def topic(self, partitions: int = 1, prefix: str = "t") -> str:
+        name = "%s-%s" % (prefix, uuid.uuid4().hex[:10])
+        for future in self.admin.create_topics([NewTopic(name, partitions, 1)]).values():
+            future.result()
+        return name
+
+    def produce(self, topic: str, records, partition: int = None) -> None:
+        """records: iterable of (key, value) bytes pairs."""
+        producer = Producer({"bootstrap.servers": self.servers, "linger.ms": 5,
+                             "enable.idempotence": True})
+        for key, value in records:
+            kwargs = {} if partition is None else {"partition": partition}
+            while True:
+                try:
+                    producer.produce(topic, value=value, key=key, **kwargs)
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+        if producer.flush(60):
+            raise RuntimeError("records were not delivered")
+
+
+@pytest.fixture(scope="session")
+def kafka(kafka_bootstrap):
+    return KafkaHelper(kafka_bootstrap)

@@ -1,0 +1,25 @@
+from transforms.kafka.planning import PartitionPlan, cap_records
+
+
+def _plans(*sizes):
+    return [PartitionPlan("t", i, 100, 100 + s) for i, s in enumerate(sizes)]
+
+
+def test_no_cap_keeps_plans():
+    plans = _plans(10, 20)
+    assert cap_records(plans, None) == plans
+    assert cap_records(plans, 30) == plans
+
+
+def test_cap_is_shared_fairly_and_exactly():
+    capped = cap_records(_plans(100, 3, 100, 0), 50)
+    sizes = [p.size for p in capped]
+    assert sum(sizes) == 50
+    assert sizes[1] == 3 and sizes[3] == 0
+    assert abs(sizes[0] - sizes[2]) <= 1
+
+
+def test_cap_smaller_than_partition_count():
+    capped = cap_records(_plans(5, 5, 5), 2)
+    assert sum(p.size for p in capped) == 2
+    assert all(p.start == 100 for p in capped)

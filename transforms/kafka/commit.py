@@ -1,0 +1,77 @@
+"""``CommitOffsets``: commits the consumer group's offsets once the sink has durably written.
+
+The step consumes the sink's write results as a whole (a global combine), so on a bounded run it starts
+only after every write finished; it then commits each planned partition's end offset, and only if no
+record failed. A failed or killed run never reaches it, which is what makes a rerun replay-safe.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Mapping, Sequence
+
+import apache_beam as beam
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+from pipelines.config.errors import BeamConnectError
+from transforms.kafka.planning import PartitionPlan, admin_config
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class _CommitFn(beam.DoFn):
+    def __init__(self, consumer_config: Mapping[str, str], plans: Sequence[PartitionPlan]):
+        self._config = dict(consumer_config)
+        self._plans = list(plans)
+
+    def process(self, written_count: int, failures: int):
+        if failures:
+            _LOGGER.error("%d records failed; committing no offsets", failures)
+            return
+        consumer = Consumer({**admin_config(self._config), "group.id": self._config["group.id"],
+                             "enable.auto.commit": "false"})
+        try:
+            offsets = [TopicPartition(p.topic, p.partition, p.end) for p in self._plans]
+            if not offsets:
+                return
+            result = consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            raise BeamConnectError("committing offsets for group.id=%s failed: %s"
+                                   % (self._config["group.id"], exc.args[0])) from exc
+        finally:
+            consumer.close()
+        for tp in result:
+            if tp.error is not None:
+                raise BeamConnectError("committing topic=%s partition=%d offset=%d failed: %s"
+                                       % (tp.topic, tp.partition, tp.offset, tp.error))
+        for plan in self._plans:
+            _LOGGER.info("committed group.id=%s topic=%s partition=%d offset=%d (%d offsets read)",
+                         self._config["group.id"], plan.topic, plan.partition, plan.end, plan.size)
+        yield from self._plans
+
+
+class CommitOffsets(beam.PTransform):
+    """Commits every plan's end offset after all of ``written`` exists and no record failed.
+
+    Args:
+      consumer_config: librdkafka settings with ``group.id``.
+      plans: The run's partition plans.
+      failures: A single-element PCollection counting failed records.
+
+    Returns the committed plans.
+    """
+
+    def __init__(self, consumer_config: Mapping[str, str], plans: Sequence[PartitionPlan],
+                 failures):
+        super().__init__()
+        if "group.id" not in consumer_config:
+            raise ValueError("consumer_config needs group.id")
+        self._config = dict(consumer_config)
+        self._plans = list(plans)
+        self._failures = failures
+
+    def expand(self, written):
+        return (written
+                | "WaitForSink" >> beam.combiners.Count.Globally()
+                | "Commit" >> beam.ParDo(_CommitFn(self._config, self._plans),
+                                         beam.pvalue.AsSingleton(self._failures)))

@@ -1,0 +1,178 @@
+"""Planning a bounded read: which offsets of which topic-partitions one run reads.
+
+Start of each partition: the consumer group's committed offset, else ``auto.offset.reset``; or an explicit
+``earliest`` / ``latest`` / timestamp. End: the latest offset at planning time (the last stable offset under
+``isolation.level=read_committed``), or the first offset at or after ``until``. ``max_records`` caps the
+total planned offsets, shared fairly across partitions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+import re
+from typing import Mapping, Optional, Sequence, Union
+
+from confluent_kafka import Consumer, IsolationLevel, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
+
+from pipelines.config.errors import BeamConnectError
+
+_LOGGER = logging.getLogger(__name__)
+
+StartPolicy = Union[str, datetime.datetime]  # 'committed', 'earliest', 'latest' or a timestamp
+START_POLICIES = ("committed", "earliest", "latest")
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class PartitionPlan:
+    """The offsets ``[start, end)`` of one topic-partition that one run reads and then commits."""
+
+    topic: str
+    partition: int
+    start: int
+    end: int
+    committed: Optional[int] = None
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+
+def admin_config(consumer_config: Mapping[str, str]) -> dict:
+    """The subset of a consumer config an AdminClient accepts (connection and security settings)."""
+    consumer_only = re.compile(
+        r"^(group\.|enable\.|auto\.|fetch\.|queued\.|isolation\.level|max\.poll|session\.|"
+        r"heartbeat\.|partition\.assignment|check\.crcs|consume\.|group\.instance)")
+    return {k: v for k, v in consumer_config.items() if not consumer_only.match(k)}
+
+
+class Planner:
+    """Looks up topics and offsets for one run.
+
+    Args:
+      consumer_config: librdkafka settings of the connector's consumer (with ``group.id``).
+      timeout: Seconds to wait for each broker request.
+    """
+
+    def __init__(self, consumer_config: Mapping[str, str], timeout: float = 15.0):
+        self._config = dict(consumer_config)
+        self._timeout = timeout
+        self._servers = self._config.get("bootstrap.servers", "?")
+        self._admin = AdminClient(admin_config(self._config))
+        self._isolation = (IsolationLevel.READ_COMMITTED
+                           if self._config.get("isolation.level") == "read_committed"
+                           else IsolationLevel.READ_UNCOMMITTED)
+
+    def topics(self, names: Sequence[str] = (), regex: Optional[str] = None) -> dict:
+        """Maps each selected topic to its partition count; a named topic that does not exist raises."""
+        try:
+            metadata = self._admin.list_topics(timeout=self._timeout)
+        except KafkaException as exc:
+            raise BeamConnectError(
+                "could not reach Kafka at bootstrap.servers=%s within %gs: %s"
+                % (self._servers, self._timeout, exc.args[0])) from exc
+        found = {name: len(t.partitions) for name, t in metadata.topics.items() if t.error is None}
+        missing = [n for n in names if n not in found]
+        if missing:
+            raise BeamConnectError("topic %r does not exist on bootstrap.servers=%s (topics: %s)" % (
+                missing[0], self._servers, ", ".join(sorted(t for t in found if not t.startswith("__")))
+                or "none"))
+        selected = {n: found[n] for n in names}
+        if regex:
+            pattern = re.compile(regex)
+            selected.update({n: c for n, c in found.items() if pattern.fullmatch(n)})
+        return dict(sorted(selected.items()))
+
+    def plan(self, topics: Mapping[str, int], *, start: StartPolicy = "committed",
+             until: Optional[datetime.datetime] = None, reset: str = "earliest",
+             max_records: Optional[int] = None) -> list:
+        """Plans every partition of ``topics`` (topic -> partition count)."""
+        tps = [TopicPartition(t, p) for t, count in topics.items() for p in range(count)]
+        if not tps:
+            return []
+        earliest = self._offsets(tps, OffsetSpec.earliest())
+        latest = self._offsets(tps, OffsetSpec.latest())
+        committed = self._committed(tps)
+        end = dict(latest)
+        if until is not None:
+            at = self._offsets(tps, OffsetSpec.for_timestamp(_millis(until)))
+            end = {tp: latest[tp] if at[tp] < 0 else min(at[tp], latest[tp]) for tp in tps}
+        if isinstance(start, datetime.datetime):
+            at = self._offsets(tps, OffsetSpec.for_timestamp(_millis(start)))
+            begin = {tp: latest[tp] if at[tp] < 0 else at[tp] for tp in tps}
+        elif start in ("earliest", "latest"):
+            begin = earliest if start == "earliest" else latest
+        else:
+            fallback = earliest if reset == "earliest" else latest
+            begin = {}
+            for tp in tps:
+                c = committed.get(tp)
+                if c is None:
+                    if reset == "none":
+                        raise BeamConnectError(
+                            "no committed offset for topic=%s partition=%d and auto.offset.reset=none"
+                            % tp)
+                    begin[tp] = fallback[tp]
+                else:  # committed offsets below the log start were deleted by retention
+                    begin[tp] = max(c, earliest[tp])
+        plans = [PartitionPlan(t, p, min(begin[(t, p)], end[(t, p)]), end[(t, p)], committed.get((t, p)))
+                 for t, p in sorted(begin)]
+        return cap_records(plans, max_records)
+
+    def _offsets(self, tps, spec) -> dict:
+        futures = self._admin.list_offsets({TopicPartition(tp.topic, tp.partition): spec for tp in tps},
+                                           isolation_level=self._isolation,
+                                           request_timeout=self._timeout)
+        result = {}
+        for tp, future in futures.items():
+            try:
+                result[(tp.topic, tp.partition)] = future.result().offset
+            except KafkaException as exc:
+                raise BeamConnectError("could not list offsets of topic=%s partition=%d on "
+                                       "bootstrap.servers=%s: %s"
+                                       % (tp.topic, tp.partition, self._servers, exc.args[0])) from exc
+        return result
+
+    def _committed(self, tps) -> dict:
+        consumer = Consumer(self._config)
+        try:
+            offsets = consumer.committed(tps, timeout=self._timeout)
+        except KafkaException as exc:
+            raise BeamConnectError("could not read committed offsets of group.id=%s: %s"
+                                   % (self._config.get("group.id"), exc.args[0])) from exc
+        finally:
+            consumer.close()
+        return {(tp.topic, tp.partition): tp.offset for tp in offsets if tp.offset >= 0}
+
+
+def cap_records(plans: Sequence[PartitionPlan], max_records: Optional[int]) -> list:
+    """Shrinks plan ends so that at most ``max_records`` offsets are planned in total.
+
+    The cap is shared fairly (water-filling in topic/partition order), so every partition with data gets
+    a share and the result depends only on the plans and the cap.
+    """
+    plans = sorted(plans)
+    if max_records is None or sum(p.size for p in plans) <= max_records:
+        return list(plans)
+    sizes = {i: 0 for i in range(len(plans))}
+    left = max_records
+    open_ = [i for i, p in enumerate(plans) if p.size > 0]
+    while left > 0 and open_:
+        share = max(1, left // len(open_))
+        for i in list(open_):
+            take = min(share, plans[i].size - sizes[i], left)
+            sizes[i] += take
+            left -= take
+            if sizes[i] == plans[i].size:
+                open_.remove(i)
+            if left == 0:
+                break
+    return [dataclasses.replace(p, end=p.start + sizes[i]) for i, p in enumerate(plans)]
+
+
+def _millis(moment: datetime.datetime) -> int:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return int(moment.timestamp() * 1000)

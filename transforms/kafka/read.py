@@ -1,0 +1,244 @@
+"""``ReadFromKafka``: a bounded read of planned topic-partitions, as a splittable DoFn on confluent-kafka.
+
+Each :class:`~transforms.kafka.planning.PartitionPlan` becomes one restriction. The reader ``assign``s
+(never ``subscribe``s) its partition, fetches in batches of up to ``fetch.batch`` records, claims each batch
+with one ``try_claim`` of its last offset and emits one :class:`~transforms.records.KafkaBundle` per
+window of ``bundle_offsets`` offsets. Nothing is committed here: offsets are committed by
+:class:`~transforms.kafka.commit.CommitOffsets` once the sink has written.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import gc
+import logging
+import time
+from typing import Mapping, Optional, Sequence
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.core import RestrictionProvider
+from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+from pipelines.config.errors import BeamConnectError
+from transforms.kafka import progress
+from transforms.kafka.planning import PartitionPlan
+from transforms.kafka.restriction import PartitionRange, PartitionRangeTracker
+from transforms.records import KafkaBundle
+
+_LOGGER = logging.getLogger(__name__)
+
+# Settings under the reader's control; users may override all but the last group with consumer.override.*.
+READER_DEFAULTS = {
+    "enable.auto.commit": "false",
+    "enable.auto.offset.store": "false",
+    "auto.offset.reset": "earliest",
+    "isolation.level": "read_uncommitted",  # the Java consumer's default, as Kafka Connect runs it
+    # librdkafka waits 1 s before refetching while its queue is full; with a DoFn working between polls
+    # that stalls the read. Keep a deep, quickly refilled queue instead.
+    "fetch.queue.backoff.ms": "10",
+    "queued.min.messages": "200000",
+}
+READER_FIXED = {"enable.partition.eof": "true"}
+FETCH_BATCH = 10_000
+STALL_SECONDS = 120.0
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadTask:
+    """One element of the read: a partition's plan and the width of its bundle windows."""
+
+    plan: PartitionPlan
+    bundle_offsets: int
+
+
+class _PartitionRangeProvider(RestrictionProvider):
+    def initial_restriction(self, task: ReadTask) -> PartitionRange:
+        return PartitionRange(task.plan.start, task.plan.end, task.plan.start, task.bundle_offsets)
+
+    def create_tracker(self, restriction: PartitionRange) -> PartitionRangeTracker:
+        return PartitionRangeTracker(restriction)
+
+    def restriction_size(self, task, restriction: PartitionRange) -> int:
+        return restriction.size()
+
+
+class _ReadPartitionFn(beam.DoFn):
+    """Reads the claimed offsets of one partition and emits them as window-aligned bundles."""
+
+    def __init__(self, consumer_config: Mapping[str, str], stall_seconds: float):
+        self._config = dict(consumer_config)
+        self._stall_seconds = stall_seconds
+        self._consumer: Optional[Consumer] = None
+
+    def setup(self):
+        self._consumer = Consumer(self._config)
+        # Beam's heap is large; without this the cyclic GC rescans it while the consumer allocates
+        # messages and reading slows several times.
+        gc.freeze()
+
+    def process(self, task: ReadTask, tracker=beam.DoFn.RestrictionParam(_PartitionRangeProvider())):
+        plan = task.plan
+        rng = tracker.current_restriction()
+        if rng.start >= rng.stop:
+            return
+        topic, partition = plan.topic, plan.partition
+        read_counter = Metrics.counter("beamconnect", "read/%s/%d" % (topic, partition))
+        consumer = self._consumer
+        consumer.assign([TopicPartition(topic, partition, rng.start)])
+        try:
+            yield from self._read(consumer, tracker, topic, partition, read_counter)
+        finally:
+            consumer.unassign()
+
+    def _read(self, consumer, tracker, topic, partition, read_counter):
+        rng = tracker.current_restriction()
+        window_end = rng.next_boundary(rng.start + 1)
+        buf = _Buffer(topic, partition, rng.window_start(rng.start))
+        position = rng.start
+        last_progress = time.monotonic()
+        while position < tracker.current_restriction().stop:
+            messages = consumer.consume(num_messages=FETCH_BATCH, timeout=0.5)
+            if not messages:
+                if time.monotonic() - last_progress > self._stall_seconds:
+                    raise BeamConnectError(
+                        "no records arrived from topic=%s partition=%d at offset %d for %ds, though "
+                        "offsets up to %d were planned" % (topic, partition, position,
+                                                           self._stall_seconds,
+                                                           tracker.current_restriction().stop - 1))
+                continue
+            last_progress = time.monotonic()
+            messages, eof = _split_errors(messages, topic, partition)
+            if eof is not None:
+                position = max(position, eof)
+            if not messages:
+                continue
+            offsets = [m.offset() for m in messages]
+            kept = self._claim(tracker, offsets)
+            if kept < len(offsets):
+                messages, offsets = messages[:kept], offsets[:kept]
+                position = tracker.current_restriction().stop
+            if not messages:
+                break
+            position = max(position, offsets[-1] + 1)
+            # Emit every window this batch completes, then keep the rest.
+            start = 0
+            while offsets[-1] >= window_end:
+                cut = bisect.bisect_left(offsets, window_end, start)
+                buf.add(messages[start:cut], offsets[start:cut])
+                if buf.offsets:
+                    read_counter.inc(len(buf.offsets))
+                    yield buf.take()
+                start = cut  # < len(offsets), since offsets[-1] >= window_end
+                window_end = rng.next_boundary(offsets[start] + 1)
+                buf.window_start = window_end - rng.window
+            buf.add(messages[start:], offsets[start:])
+            progress.report(topic, partition, position, len(offsets))
+        self._claim_rest(tracker)
+        if buf.offsets:
+            read_counter.inc(len(buf.offsets))
+            yield buf.take()
+
+    @staticmethod
+    def _claim(tracker, offsets: Sequence[int]) -> int:
+        """Claims a batch; returns how many of its records are still inside the (maybe split) range."""
+        kept = len(offsets)
+        while kept:
+            if tracker.try_claim(offsets[kept - 1]):
+                return kept
+            kept = bisect.bisect_left(offsets, tracker.current_restriction().stop, 0, kept)
+        return 0
+
+    @staticmethod
+    def _claim_rest(tracker) -> None:
+        """Claims the offsets after the last record (gaps, markers) so the tracker sees the range done."""
+        while True:
+            stop = tracker.current_restriction().stop
+            try:
+                if tracker.try_claim(stop - 1) or tracker.current_restriction().stop == stop:
+                    return
+            except ValueError:  # stop - 1 was claimed with the last record
+                return
+
+    def teardown(self):
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None
+
+
+class _Buffer:
+    """The records of the window being filled, column by column."""
+
+    def __init__(self, topic: str, partition: int, window_start: int):
+        self.topic, self.partition, self.window_start = topic, partition, window_start
+        self._reset()
+
+    def _reset(self):
+        self.offsets, self.timestamps, self.types = [], [], []
+        self.keys, self.values, self.headers = [], [], []
+
+    def add(self, messages, offsets):
+        if not messages:
+            return
+        self.offsets += offsets
+        stamps = [m.timestamp() for m in messages]
+        self.types += [s[0] for s in stamps]
+        self.timestamps += [s[1] for s in stamps]
+        self.keys += [m.key() for m in messages]
+        self.values += [m.value() for m in messages]
+        self.headers += [m.headers() for m in messages]
+
+    def take(self) -> KafkaBundle:
+        bundle = KafkaBundle(self.topic, self.partition, self.window_start, self.offsets,
+                             self.timestamps, self.types, self.keys, self.values, self.headers)
+        self._reset()
+        return bundle
+
+
+def _split_errors(messages, topic, partition):
+    """Separates records from events; returns (records, offset of a partition EOF or None)."""
+    if all(m.error() is None for m in messages):
+        return messages, None
+    records, eof = [], None
+    for m in messages:
+        err = m.error()
+        if err is None:
+            records.append(m)
+        elif err.code() == KafkaError._PARTITION_EOF:
+            eof = m.offset()
+        else:
+            raise BeamConnectError("reading topic=%s partition=%d failed: %s" % (topic, partition, err))
+    return records, eof
+
+
+class ReadFromKafka(beam.PTransform):
+    """Reads the planned offsets of Kafka topic-partitions as window-aligned raw bundles.
+
+    Args:
+      plans: One :class:`PartitionPlan` per topic-partition (from :class:`Planner`).
+      consumer_config: librdkafka settings: ``bootstrap.servers``, security settings and overrides. The
+        reader's own defaults (no auto-commit, fast refetch) apply first and user settings last, except
+        ``enable.partition.eof``, which the reader needs.
+      bundle_offsets: Width of a bundle window in offsets (the file sink's ``flush.size``); windows are
+        aligned to each plan's start, so bundle boundaries depend only on the plan and the data.
+      stall_seconds: How long a partition may deliver nothing before the read fails.
+    """
+
+    def __init__(self, plans: Sequence[PartitionPlan], consumer_config: Mapping[str, str],
+                 bundle_offsets: int, stall_seconds: float = STALL_SECONDS):
+        super().__init__()
+        if bundle_offsets < 1:
+            raise ValueError("bundle_offsets must be at least 1, got %r" % bundle_offsets)
+        if "bootstrap.servers" not in consumer_config:
+            raise ValueError("consumer_config needs bootstrap.servers")
+        self._plans = [p for p in plans if p.size > 0]
+        self._config = {**READER_DEFAULTS, **consumer_config, **READER_FIXED}
+        self._bundle_offsets = bundle_offsets
+        self._stall_seconds = stall_seconds
+
+    def expand(self, pbegin):
+        tasks = [ReadTask(plan, self._bundle_offsets) for plan in self._plans]
+        return (pbegin
+                | "Plans" >> beam.Create(tasks)
+                | "ReadPartitions" >> beam.ParDo(_ReadPartitionFn(self._config, self._stall_seconds)))
