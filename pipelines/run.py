@@ -18,7 +18,8 @@ from pipelines.build import build_pipeline
 from pipelines.config.connector import ConnectorConfig
 from pipelines.config.errors import BeamConnectError, ConfigError
 from pipelines.progress import Progress, summary_table
-from transforms.kafka.planning import START_POLICIES, PartitionPlan, Planner, admin_config
+from transforms.kafka.planning import (START_POLICIES, PartitionPlan, Planner, admin_config,
+                                       retrying)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -127,7 +128,8 @@ def committed_offsets(config: ConnectorConfig, plans: Sequence[PartitionPlan]) -
         return {}
     consumer = Consumer({**admin_config(config.consumer_config), "group.id": config.group_id})
     try:
-        tps = consumer.committed([TopicPartition(p.topic, p.partition) for p in plans], timeout=15)
+        tps = retrying(lambda: consumer.committed(
+            [TopicPartition(p.topic, p.partition) for p in plans], timeout=15), 30.0)
     finally:
         consumer.close()
     return {(tp.topic, tp.partition): tp.offset for tp in tps if tp.offset >= 0}

@@ -73,5 +73,5 @@ class ConvertRecords(beam.PTransform):
 
     def expand(self, bundles):
         return bundles | "Convert" >> beam.ParDo(
-            _ConvertFn(self._key_converter, self._value_converter)).with_outputs(
-                FAILED, main="converted")
+            _ConvertFn(self._key_converter, self._value_converter)).with_output_types(
+                ConvertedBundle).with_outputs(FAILED, main="converted")

@@ -86,7 +86,7 @@ class ConfigKey:
       group: Heading under which docs list the key.
 
     Raises:
-      ValueError: the definition itself is inconsistent (unknown type, a default that fails its own checks).
+      ValueError: the definition itself is inconsistent (an unknown type, a default failing its checks).
     """
 
     name: str
@@ -100,23 +100,11 @@ class ConfigKey:
     group: str = ""
 
     def __post_init__(self):
-        choices = None if self.choices is None else tuple(self.choices)
-        object.__setattr__(self, "choices", choices)
-        bounded = self.min is not None or self.max is not None
-        for bad, why in (
-                (not isinstance(self.name, str) or not self.name, "the name must be a non-empty string"),
-                (self.type not in TYPES, "type must be one of %s, got %r" % (", ".join(TYPES), self.type)),
-                (choices is not None and self.type not in ("string", "class"),
-                 "choices apply to string and class keys only"),
-                (choices is not None and not _distinct(choices),
-                 "choices must be strings that differ other than by case, got %r" % (choices,)),
-                (bounded and self.type not in ("int", "double"), "min and max apply to int and double keys only"),
-                (None not in (self.min, self.max) and self.min > self.max,
-                 "min %r is above max %r" % (self.min, self.max)),
-                (self.regex is not None and self.type != "string", "regex applies to string keys only"),
-                (self.regex is not None and not _compiles(self.regex), "regex %r does not compile" % self.regex)):
-            if bad:
-                raise ValueError("config key %r: %s" % (self.name, why))
+        if self.choices is not None and not isinstance(self.choices, str):
+            object.__setattr__(self, "choices", tuple(self.choices))
+        problem = _definition_problem(self)
+        if problem:
+            raise ValueError("config key %r: %s" % (self.name, problem))
         if self.default is not NO_DEFAULT and self.default is not None:
             try:
                 default = self.convert(to_connect_string(self.default, self.type))
@@ -191,18 +179,30 @@ def _number(bound: float) -> str:
     return str(int(bound)) if float(bound).is_integer() else repr(float(bound))
 
 
-def _distinct(choices: tuple) -> bool:
-    if not choices or not all(isinstance(c, str) for c in choices):
-        return False
-    return len({c.lower() for c in choices}) == len(choices)
-
-
-def _compiles(pattern: str) -> bool:
-    try:
-        re.compile(pattern)
-    except (re.error, TypeError):
-        return False
-    return True
+def _definition_problem(key: ConfigKey) -> str | None:
+    if not isinstance(key.name, str) or not key.name:
+        return "the name must be a non-empty string"
+    if key.type not in TYPES:
+        return "type must be one of %s, got %r" % (", ".join(TYPES), key.type)
+    if key.choices is not None:
+        if key.type not in ("string", "class"):
+            return "choices apply to string and class keys only"
+        if not isinstance(key.choices, tuple) or not key.choices or (
+                not all(isinstance(c, str) for c in key.choices)) or (
+                len({c.lower() for c in key.choices}) != len(key.choices)):
+            return "choices must be strings that differ other than by case, got %r" % (key.choices,)
+    if (key.min is not None or key.max is not None) and key.type not in ("int", "double"):
+        return "min and max apply to int and double keys only"
+    if key.min is not None and key.max is not None and key.min > key.max:
+        return "min %r is above max %r" % (key.min, key.max)
+    if key.regex is not None:
+        if key.type != "string":
+            return "regex applies to string keys only"
+        try:
+            re.compile(key.regex)
+        except (re.error, TypeError):
+            return "regex %r does not compile" % (key.regex,)
+    return None
 
 
 class ConfigDef:

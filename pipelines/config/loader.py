@@ -1,7 +1,8 @@
 """Reading the connector configs Kafka Connect users already have: properties files and JSON.
 
 A file whose first non-blank character is ``{`` is JSON, either the body of a Connect REST request
-(``{"name": ..., "config": {...}}``) or a flat object of keys; anything else is a Java properties file.
+(``{"name": ..., "config": {...}}``) or a flat object of keys. One starting with ``[`` (a JSON list) is
+refused; anything else is a Java properties file.
 """
 
 from __future__ import annotations
@@ -50,7 +51,10 @@ def load_config(path: str | os.PathLike) -> dict[str, str]:
         raise ConfigError("config file %r is not UTF-8 text: byte 0x%02x at offset %d"
                           % (where, data[exc.start], exc.start)) from None
     try:
-        if text.lstrip()[:1] == "{":
+        first = text.lstrip()[:1]
+        if first == "[":  # GET /connectors answers a list of names; no properties file starts so
+            raise ConfigError("holds a JSON list; a config is a JSON object or a properties file")
+        if first == "{":
             return _parse_json(text)
         return parse_properties(text)
     except ConfigError as exc:
@@ -75,7 +79,8 @@ def parse_properties(text: str) -> dict[str, str]:
         try:
             key, value = _unescape(line[:key_end]), _unescape(line[value_start:])
         except ValueError as exc:
-            raise ConfigError("line %d: %s" % (len(_LINE_BREAK.findall(text, 0, start)) + 1, exc)) from None
+            line_number = len(_LINE_BREAK.findall(text, 0, start)) + 1
+            raise ConfigError("line %d: %s" % (line_number, exc)) from None
         config[key] = value
     return config
 
@@ -107,10 +112,11 @@ def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
             skip_blank = True
         elif backslash:  # continued: drop the backslash and the next line's leading whitespace
             buf.pop()
-            if i == end:  # Java ends a line continued into nothing, even an empty one
-                break
-            skip_blank = continued = True
             backslash = False
+            if i == end:  # Java ends a line continued into nothing, even an empty one
+                yield start, "".join(buf)
+                return
+            skip_blank = continued = True
             if char == "\r" and i < end and text[i] == "\n":
                 i += 1
         else:
@@ -179,7 +185,8 @@ def _parse_json(text: str) -> dict[str, str]:
         data = json.loads(text, parse_int=str, parse_float=str, parse_constant=_NotJson,
                           object_pairs_hook=_no_repeats)
     except json.JSONDecodeError as exc:
-        raise ConfigError("invalid JSON at line %d, column %d: %s" % (exc.lineno, exc.colno, exc.msg)) from None
+        raise ConfigError("invalid JSON at line %d, column %d: %s"
+                          % (exc.lineno, exc.colno, exc.msg)) from None
     if not isinstance(data.get("config"), dict):
         return {key: _string(key, value) for key, value in data.items()}
     extra = sorted(set(data) - set(_REST_KEYS))

@@ -100,7 +100,8 @@ def test_regex_is_a_full_match():
 
 
 def test_prefix_is_used_for_lookup_and_errors():
-    defn = ConfigDef([ConfigKey("schemas.enable", "boolean", True), ConfigKey("size", "int", NO_DEFAULT)])
+    defn = ConfigDef([ConfigKey("schemas.enable", "boolean", True),
+                      ConfigKey("size", "int", NO_DEFAULT)])
     raw = {"value.converter.schemas.enable": "false", "value.converter.size": "2", "size": "x"}
     assert defn.parse(raw, prefix="value.converter.") == {"schemas.enable": False, "size": 2}
     with pytest.raises(ConfigError, match=re.escape("value.converter.size must be an integer, got 'x'")):
@@ -136,9 +137,12 @@ def test_typed_defaults_are_checked_and_normalised():
     (dict(type="float"), "config key 'k': type must be one of"),
     (dict(type="int", default="10"), "config key 'k': invalid default"),
     (dict(type="int", default=True), "config key 'k': invalid default"),
-    (dict(type="int", default=0, min=1), "config key 'k': invalid default: k must be at least 1, got '0'"),
+    (dict(type="int", default=0, min=1),
+     "config key 'k': invalid default: k must be at least 1, got '0'"),
     (dict(type="string", default="x", choices=("a", "b")), "config key 'k': invalid default"),
     (dict(type="string", choices=("a", "A")), "differ other than by case"),
+    (dict(type="string", choices="json"), "choices must be strings that differ other than by case"),
+    (dict(type="string", choices=()), "choices must be strings that differ other than by case"),
     (dict(type="int", choices=("1",)), "choices apply to string and class keys only"),
     (dict(type="string", min=1), "min and max apply to int and double keys only"),
     (dict(type="int", min=2, max=1), "min 2 is above max 1"),
@@ -231,7 +235,8 @@ def test_to_connect_string_round_trips(value, type_, text):
 
 
 @pytest.mark.parametrize("value, type_, error", [
-    ("1", "int", TypeError), (True, "int", TypeError), (1, "boolean", TypeError), ("a", "list", TypeError),
+    ("1", "int", TypeError), (True, "int", TypeError), (1, "boolean", TypeError),
+    ("a", "list", TypeError),
     (float("inf"), "double", ValueError), (("a,b",), "list", ValueError), (1, "float", ValueError),
 ])
 def test_to_connect_string_rejects(value, type_, error):

@@ -18,7 +18,8 @@ def write(tmp_path, text, name="connector.conf", encoding="utf-8"):
 
 def test_separators():
     text = "a=1\nb:2\nc 3\nd = 4\ne : 5\nf\t6\ng  =  7\n"
-    assert parse_properties(text) == {"a": "1", "b": "2", "c": "3", "d": "4", "e": "5", "f": "6", "g": "7"}
+    assert parse_properties(text) == {
+        "a": "1", "b": "2", "c": "3", "d": "4", "e": "5", "f": "6", "g": "7"}
 
 
 def test_first_separator_wins_and_later_ones_are_value():
@@ -58,6 +59,13 @@ def test_even_backslashes_do_not_continue():
 
 def test_continuation_at_end_of_file():
     assert parse_properties("a=b\\") == {"a": "b"}
+    assert parse_properties("a=b\\\n") == {"a": "b"}
+
+
+def test_line_of_only_a_backslash_as_java_reads_it():
+    assert parse_properties("a=1\n\\\n\n  b=2\n") == {"a": "1", "b": "2"}
+    assert parse_properties("a=1\n\\") == {"a": "1", "": ""}
+    assert parse_properties("a=1\n\\\n# comment after an empty continuation\n") == {"a": "1"}
 
 
 def test_line_endings():
@@ -105,7 +113,8 @@ def test_empty_text():
 # Files.
 
 def test_load_properties_file(tmp_path):
-    path = write(tmp_path, "name=files-sink\nconnector.class=files\nflush.size=1000\n", "sink.properties")
+    text = "name=files-sink\nconnector.class=files\nflush.size=1000\n"
+    path = write(tmp_path, text, "sink.properties")
     assert load_config(path) == {"name": "files-sink", "connector.class": "files", "flush.size": "1000"}
     assert load_config(str(path)) == load_config(path)
 
@@ -217,6 +226,9 @@ def test_invalid_json_names_line_and_column(tmp_path):
         load_config(path)
 
 
-def test_json_that_is_not_an_object(tmp_path):
-    path = write(tmp_path, '["a"]')  # not JSON by content: read as a properties file
-    assert load_config(path) == {'["a"]': ""}
+def test_json_list_is_not_a_config(tmp_path):
+    path = write(tmp_path, ' ["files-sink"]')
+    with pytest.raises(ConfigError, match=re.escape(
+            "config file %r: holds a JSON list; a config is a JSON object or a properties file"
+            % str(path))):
+        load_config(path)

@@ -3,14 +3,12 @@
 import glob
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
 import time
 
 import pyarrow.parquet as pq
-import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from pipelines.cli import main

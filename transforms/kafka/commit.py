@@ -14,7 +14,7 @@ import apache_beam as beam
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from pipelines.config.errors import BeamConnectError
-from transforms.kafka.planning import PartitionPlan, admin_config
+from transforms.kafka.planning import PartitionPlan, admin_config, retrying
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class _CommitFn(beam.DoFn):
             offsets = [TopicPartition(p.topic, p.partition, p.end) for p in self._plans]
             if not offsets:
                 return
-            result = consumer.commit(offsets=offsets, asynchronous=False)
+            result = retrying(lambda: consumer.commit(offsets=offsets, asynchronous=False), 60.0)
         except KafkaException as exc:
             raise BeamConnectError("committing offsets for group.id=%s failed: %s"
                                    % (self._config["group.id"], exc.args[0])) from exc

@@ -12,15 +12,17 @@ import dataclasses
 import datetime
 import logging
 import re
-from typing import Mapping, Optional, Sequence, Union
+import time
+from typing import Callable, Mapping, Optional, Sequence, TypeVar, Union
 
-from confluent_kafka import Consumer, IsolationLevel, KafkaException, TopicPartition
+from confluent_kafka import Consumer, IsolationLevel, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from pipelines.config.errors import BeamConnectError
 
 _LOGGER = logging.getLogger(__name__)
 
+T = TypeVar("T")
 StartPolicy = Union[str, datetime.datetime]  # 'committed', 'earliest', 'latest' or a timestamp
 START_POLICIES = ("committed", "earliest", "latest")
 
@@ -89,7 +91,7 @@ class Planner:
              until: Optional[datetime.datetime] = None, reset: str = "earliest",
              max_records: Optional[int] = None) -> list:
         """Plans every partition of ``topics`` (topic -> partition count)."""
-        tps = [TopicPartition(t, p) for t, count in topics.items() for p in range(count)]
+        tps = [(t, p) for t, count in topics.items() for p in range(count)]
         if not tps:
             return []
         earliest = self._offsets(tps, OffsetSpec.earliest())
@@ -122,7 +124,7 @@ class Planner:
         return cap_records(plans, max_records)
 
     def _offsets(self, tps, spec) -> dict:
-        futures = self._admin.list_offsets({TopicPartition(tp.topic, tp.partition): spec for tp in tps},
+        futures = self._admin.list_offsets({TopicPartition(t, p): spec for t, p in tps},
                                            isolation_level=self._isolation,
                                            request_timeout=self._timeout)
         result = {}
@@ -138,13 +140,36 @@ class Planner:
     def _committed(self, tps) -> dict:
         consumer = Consumer(self._config)
         try:
-            offsets = consumer.committed(tps, timeout=self._timeout)
+            offsets = retrying(lambda: consumer.committed([TopicPartition(t, p) for t, p in tps],
+                                                          timeout=self._timeout), self._timeout)
         except KafkaException as exc:
             raise BeamConnectError("could not read committed offsets of group.id=%s: %s"
                                    % (self._config.get("group.id"), exc.args[0])) from exc
         finally:
             consumer.close()
         return {(tp.topic, tp.partition): tp.offset for tp in offsets if tp.offset >= 0}
+
+
+_COORDINATOR_BUSY = (KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+                     KafkaError.COORDINATOR_NOT_AVAILABLE)
+
+
+def retrying(call: Callable[[], T], timeout: float) -> T:
+    """Calls ``call``, retrying while the group coordinator moves or loads (as on a fresh broker)."""
+    deadline = time.monotonic() + timeout
+    delay = 0.1
+    while True:
+        try:
+            return call()
+        except KafkaException as exc:
+            error = exc.args[0]
+            busy = isinstance(error, KafkaError) and (error.retriable()
+                                                       or error.code() in _COORDINATOR_BUSY)
+            if not busy or time.monotonic() + delay > deadline:
+                raise
+            _LOGGER.debug("retrying after %s", error)
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 def cap_records(plans: Sequence[PartitionPlan], max_records: Optional[int]) -> list:

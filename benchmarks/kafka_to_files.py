@@ -1,0 +1,152 @@
+"""Throughput of ``beamconnect run`` (Kafka -> Parquet, DirectRunner) against a bare consumer.
+
+Produces N (default 1,000,000) ~200-byte JSON records into a 4-partition topic, then, in the same run,
+times as whole processes:
+  (a) a bare confluent-kafka consumer reading every record (``consume(10000)`` loop): the ceiling;
+  (b) ``python -m pipelines run`` writing them as Parquet on DirectRunner.
+Prints both rates in records/s, the ratio b/a, and (b)'s peak memory.
+
+    .venv/bin/python benchmarks/kafka_to_files.py [--records N] [--bootstrap-servers HOST:PORT]
+
+Without --bootstrap-servers (or KAFKA_BOOTSTRAP_SERVERS) a local broker is started and stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+PARTITIONS = 4
+
+BARE_CONSUMER = r"""
+import sys, time
+from confluent_kafka import Consumer, TopicPartition
+servers, topic, partitions = sys.argv[1], sys.argv[2], int(sys.argv[3])
+c = Consumer({"bootstrap.servers": servers, "group.id": "bench-bare", "enable.auto.commit": False,
+              "enable.partition.eof": True, "fetch.queue.backoff.ms": 10,
+              "queued.min.messages": 200000})
+ends = {}
+for p in range(partitions):
+    ends[p] = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+n, done = 0, set(p for p, e in ends.items() if e == 0)
+while len(done) < partitions:
+    for m in c.consume(10000, timeout=1.0):
+        if m.error() is None:
+            n += 1
+            if m.offset() + 1 >= ends[m.partition()]:
+                done.add(m.partition())
+        elif m.offset() >= ends[m.partition()]:
+            done.add(m.partition())
+c.close()
+print(n)
+"""
+
+
+def _value(rng: random.Random, i: int) -> bytes:
+    record = {"id": i, "user": "user-%06d" % rng.randrange(1_000_000), "event": rng.choice(
+        ["view", "click", "purchase", "signup"]), "amount": round(rng.uniform(0, 1000), 2),
+        "ts": 1_767_225_600_000 + i, "country": rng.choice(["DE", "FR", "US", "JP", "BR"]),
+        "tags": "a,b,c", "payload": "x" * rng.randrange(20, 40)}
+    return json.dumps(record, separators=(",", ":")).encode()
+
+
+def produce(servers: str, topic: str, count: int) -> None:
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": servers})
+    for future in admin.create_topics([NewTopic(topic, PARTITIONS, 1)]).values():
+        future.result()
+    producer = Producer({"bootstrap.servers": servers, "linger.ms": 50, "batch.size": 1_000_000,
+                         "queue.buffering.max.messages": 1_000_000})
+    rng = random.Random(1)
+    for i in range(count):
+        while True:
+            try:
+                producer.produce(topic, _value(rng, i), partition=i % PARTITIONS)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    producer.flush(120)
+
+
+def timed(cmd: list, env: dict) -> tuple:
+    """(wall seconds, peak RSS in MiB of the child, stdout) of one whole process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit("%s failed:\n%s" % (cmd[:4], proc.stderr[-4000:]))
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return wall, max(peak, before) / 1024.0, proc.stdout
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--bootstrap-servers", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
+    parser.add_argument("--flush-size", type=int, default=100_000)
+    args = parser.parse_args()
+
+    broker = None
+    servers = args.bootstrap_servers
+    if not servers:
+        from pipelines.dev_kafka import LocalKafka
+        broker = LocalKafka().start()
+        servers = broker.bootstrap_servers
+    try:
+        topic = "bench-%s" % uuid.uuid4().hex[:8]
+        t0 = time.perf_counter()
+        produce(servers, topic, args.records)
+        print("produced %d records to %s in %.1fs" % (args.records, topic, time.perf_counter() - t0))
+        env = {**os.environ, "PYTHONPATH": ROOT, "NO_GCE_CHECK": "true"}
+
+        bare_wall, bare_mem, out = timed([sys.executable, "-c", BARE_CONSUMER, servers, topic,
+                                          str(PARTITIONS)], env)
+        if int(out.strip()) != args.records:
+            raise SystemExit("bare consumer read %s records, expected %d" % (out.strip(), args.records))
+
+        with tempfile.TemporaryDirectory() as store:
+            config = os.path.join(store, "bench.properties")
+            with open(config, "w") as f:
+                f.write("name=bench-%s\nconnector.class=files\ntopics=%s\n"
+                        "key.converter=org.apache.kafka.connect.converters.ByteArrayConverter\n"
+                        "value.converter=org.apache.kafka.connect.json.JsonConverter\n"
+                        "value.converter.schemas.enable=false\nstore.url=%s\nformat.class=parquet\n"
+                        "flush.size=%d\n" % (topic, topic, os.path.join(store, "out"), args.flush_size))
+            run_wall, run_mem, _ = timed([sys.executable, "-m", "pipelines", "run", config,
+                                          "--bootstrap-servers", servers], env)
+            import pyarrow.parquet as pq
+            written = sum(pq.ParquetFile(os.path.join(d, n)).metadata.num_rows
+                          for d, _, names in os.walk(os.path.join(store, "out")) for n in names)
+        if written != args.records:
+            raise SystemExit("beamconnect wrote %d records, expected %d" % (written, args.records))
+
+        bare_rate = args.records / bare_wall
+        run_rate = args.records / run_wall
+        print("(a) bare consumer:        %10.0f records/s  (%.2fs, peak %.0f MiB)"
+              % (bare_rate, bare_wall, bare_mem))
+        print("(b) beamconnect -> parquet: %8.0f records/s  (%.2fs, peak %.0f MiB)"
+              % (run_rate, run_wall, run_mem))
+        print("ratio b/a: %.2f" % (run_rate / bare_rate))
+    finally:
+        if broker is not None:
+            broker.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

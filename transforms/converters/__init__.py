@@ -1,0 +1,54 @@
+"""Kafka Connect converters, found by the ``key.converter`` / ``value.converter`` names users write.
+
+Kafka's class names are accepted, as are their short names (case-sensitive, as in Connect) and the
+lowercase forms ``bytearray``, ``string`` and ``json``.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from pipelines.config.errors import ConfigError
+from transforms.converters.base import Conversion, Converter
+from transforms.converters.bytearray import ByteArrayConverter
+from transforms.converters.json import JsonConverter, arrow_field, arrow_type
+from transforms.converters.string import StringConverter
+
+_SHORT_NAMES = {
+    "ByteArrayConverter": ByteArrayConverter,
+    "StringConverter": StringConverter,
+    "JsonConverter": JsonConverter,
+}
+
+CONVERTERS = {
+    "org.apache.kafka.connect.converters.ByteArrayConverter": ByteArrayConverter,
+    "org.apache.kafka.connect.storage.StringConverter": StringConverter,
+    "org.apache.kafka.connect.json.JsonConverter": JsonConverter,
+    **_SHORT_NAMES,
+    "bytearray": ByteArrayConverter,
+    "string": StringConverter,
+    "json": JsonConverter,
+}
+
+
+def make_converter(config_key: str, class_name: str, props: Mapping[str, str]) -> Converter:
+    """Builds and configures a converter.
+
+    Args:
+      config_key: ``"key.converter"`` or ``"value.converter"``.
+      class_name: The value of that key, e.g. ``org.apache.kafka.connect.json.JsonConverter``.
+      props: The converter's sub-keys with the ``config_key.`` prefix stripped.
+
+    Raises:
+      ConfigError: The class name is unknown, or a sub-key is unknown or has a bad value.
+    """
+    try:
+        converter_class = CONVERTERS[class_name]
+    except KeyError:
+        raise ConfigError("%s must be one of %s, got %r"
+                          % (config_key, ", ".join(repr(n) for n in _SHORT_NAMES), class_name)) from None
+    return converter_class(props, config_key=config_key)
+
+
+__all__ = ["CONVERTERS", "ByteArrayConverter", "Conversion", "Converter", "JsonConverter",
+           "StringConverter", "arrow_field", "arrow_type", "make_converter"]
