@@ -302,7 +302,7 @@ class LocalKafka:
         self._process = subprocess.Popen(
             [java, "-Xms256m", "-Xmx1g"] + class_path + ["kafka.Kafka", str(properties)],
             cwd=workdir, stdin=subprocess.DEVNULL, stdout=self._output, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            start_new_session=True, preexec_fn=_die_with_parent)
         _LOGGER.info("Started Apache Kafka %s (pid %d) on 127.0.0.1:%d, directory %s",
                      KAFKA_VERSION, self._process.pid, port, workdir)
 
@@ -462,6 +462,18 @@ def _accepts_connections(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def _die_with_parent() -> None:
+    """In the broker's child process: have Linux send it SIGTERM when the parent dies, however it dies.
+
+    atexit hooks do not run when the parent is killed by a signal; without this a killed test run or
+    demo would leave its broker running.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _stop_process(process: subprocess.Popen) -> None:

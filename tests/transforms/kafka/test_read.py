@@ -1,0 +1,84 @@
+"""ReadFromKafka and the planner against the real broker."""
+
+import datetime
+
+import apache_beam as beam
+from apache_beam.testing.test_pipeline import TestPipeline as BeamPipeline
+from apache_beam.testing.util import assert_that, equal_to
+from confluent_kafka import Producer
+
+from transforms.kafka.planning import PartitionPlan, Planner
+from transforms.kafka.read import ReadFromKafka
+
+
+def _windows(bundles):
+    return bundles | beam.Map(lambda b: (b.topic, b.partition, b.window_start, tuple(b.offsets),
+                                         tuple(b.values)))
+
+
+def test_bundles_follow_offset_windows_aligned_to_the_plan_start(kafka):
+    topic = kafka.topic(partitions=2)
+    kafka.produce(topic, [(None, b"v%d" % i) for i in range(23)], partition=0)
+    kafka.produce(topic, [(b"k", b"w%d" % i) for i in range(4)], partition=1)
+    plans = [PartitionPlan(topic, 0, 3, 23), PartitionPlan(topic, 1, 0, 4)]
+
+    with BeamPipeline() as p:
+        bundles = p | ReadFromKafka(plans, {"bootstrap.servers": kafka.servers, "group.id": "g"}, 10)
+        assert_that(_windows(bundles), equal_to([
+            (topic, 0, 3, tuple(range(3, 13)), tuple(b"v%d" % i for i in range(3, 13))),
+            (topic, 0, 13, tuple(range(13, 23)), tuple(b"v%d" % i for i in range(13, 23))),
+            (topic, 1, 0, (0, 1, 2, 3), (b"w0", b"w1", b"w2", b"w3")),
+        ]), label="windows")
+
+
+def test_read_committed_skips_aborted_records_and_ends_on_a_marker(kafka):
+    topic = kafka.topic(partitions=1)
+    producer = Producer({"bootstrap.servers": kafka.servers, "transactional.id": "tx-" + topic})
+    producer.init_transactions(30)
+    for values, commit in (([b"a0", b"a1", b"a2", b"a3", b"a4"], True),  # offsets 0-4, marker 5
+                           ([b"x6", b"x7", b"x8"], False),               # 6-8 aborted, marker 9
+                           ([b"b10", b"b11"], True)):                    # 10-11, marker 12
+        producer.begin_transaction()
+        for v in values:
+            producer.produce(topic, v, partition=0)
+        producer.flush(30)
+        (producer.commit_transaction if commit else producer.abort_transaction)(30)
+    config = {"bootstrap.servers": kafka.servers, "group.id": "g-" + topic,
+              "isolation.level": "read_committed"}
+    plans = Planner(config).plan({topic: 1}, start="earliest")
+    assert plans == [PartitionPlan(topic, 0, 0, 13)]
+
+    with BeamPipeline() as p:
+        bundles = p | ReadFromKafka(plans, config, 5)
+        assert_that(_windows(bundles), equal_to([
+            (topic, 0, 0, (0, 1, 2, 3, 4), (b"a0", b"a1", b"a2", b"a3", b"a4")),
+            (topic, 0, 10, (10, 11), (b"b10", b"b11")),
+        ]), label="committed records only")
+
+
+def test_planner_start_and_until_by_timestamp(kafka):
+    topic = kafka.topic(partitions=1)
+    producer = Producer({"bootstrap.servers": kafka.servers})
+    base = datetime.datetime(2026, 3, 1, tzinfo=datetime.timezone.utc)
+    for i in range(10):
+        producer.produce(topic, b"%d" % i, partition=0,
+                         timestamp=int((base + datetime.timedelta(minutes=i)).timestamp() * 1000))
+    producer.flush(30)
+    planner = Planner({"bootstrap.servers": kafka.servers, "group.id": "g-" + topic})
+
+    plan, = planner.plan({topic: 1}, start=base + datetime.timedelta(minutes=2, seconds=30),
+                         until=base + datetime.timedelta(minutes=7))
+    assert (plan.start, plan.end) == (3, 7)
+    plan, = planner.plan({topic: 1}, start="latest")
+    assert (plan.start, plan.end) == (10, 10)
+    plan, = planner.plan({topic: 1}, reset="latest")
+    assert (plan.start, plan.end, plan.committed) == (10, 10, None)
+    plan, = planner.plan({topic: 1}, max_records=4)
+    assert (plan.start, plan.end) == (0, 4)
+
+
+def test_topics_regex_selects_whole_names(kafka):
+    prefix = kafka.topic(partitions=1, prefix="rx")
+    planner = Planner({"bootstrap.servers": kafka.servers, "group.id": "g"})
+    assert planner.topics(regex=prefix[:-3] + "...") == {prefix: 1}
+    assert planner.topics(regex=prefix[:-3]) == {}
