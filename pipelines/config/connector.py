@@ -151,20 +151,33 @@ def _sub_keys(raw: Mapping[str, str], prefix: str) -> dict:
 
 
 def _consumer_config(raw, common, bootstrap_servers) -> dict:
-    overrides = _sub_keys(raw, "consumer.override.")
+    overrides = {k: v.strip() for k, v in _sub_keys(raw, "consumer.override.").items()}
     servers = bootstrap_servers or overrides.pop("bootstrap.servers", None) or common["bootstrap.servers"]
     if not servers:
         raise ConfigError("bootstrap.servers is required: set it in the config or pass "
                           "--bootstrap-servers HOST:PORT")
-    reset = overrides.pop("auto.offset.reset", "earliest")
+    reset = overrides.pop("auto.offset.reset", "earliest").lower()
     if reset not in ("earliest", "latest", "none"):
         raise ConfigError("consumer.override.auto.offset.reset must be one of 'earliest', 'latest', "
-                          "'none', got %r" % reset)
+                          "'none', got %r" % raw["consumer.override.auto.offset.reset"])
+    if "group.id" in overrides and not overrides["group.id"]:
+        raise ConfigError("consumer.override.group.id must not be empty, got ''")
     config = {"group.id": "connect-%s" % common["name"], **overrides,
               "bootstrap.servers": servers}
-    try:  # librdkafka checks every property name and value without connecting
-        Consumer(config).close()
+    try:  # librdkafka checks every property name and value; quiet, as it may start connecting
+        Consumer({**config, "log_level": 0}).close()
     except (KafkaException, ValueError, TypeError) as exc:
-        message = exc.args[0].str() if hasattr(exc.args[0], "str") else str(exc.args[0])
-        raise ConfigError("consumer.override.* is invalid: %s" % message) from None
+        raise _consumer_error(exc, overrides) from None
     return {**config, "auto.offset.reset": reset}
+
+
+def _consumer_error(exc: Exception, overrides: Mapping[str, str]) -> ConfigError:
+    """Names the offending key and value in librdkafka's complaint about a consumer setting."""
+    message = exc.args[0].str() if hasattr(exc.args[0], "str") else str(exc.args[0])
+    match = re.search(r'(?:property|for) "([^"]+)"|property: "?([\w.]+)', message)
+    name = next((g for g in match.groups() if g), None) if match else None
+    if name in overrides:
+        return ConfigError("consumer.override.%s=%r is invalid: %s" % (name, overrides[name], message))
+    if name == "bootstrap.servers":
+        return ConfigError("bootstrap.servers is invalid: %s" % message)
+    return ConfigError("the consumer settings (consumer.override.*) are invalid: %s" % message)

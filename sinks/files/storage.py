@@ -62,11 +62,12 @@ def storage_for(url: str) -> LocalStorage:
     """The storage behind ``store.url``; an unsupported scheme is a ConfigError."""
     parsed = urllib.parse.urlparse(url)
     if parsed.scheme in ("", "file"):
+        if parsed.scheme == "file" and parsed.netloc not in ("", "localhost"):
+            raise ConfigError("store.url must be a local path or a file:// URL without a host "
+                              "(file:///abs/path), got %r" % url)
         path = parsed.path if parsed.scheme == "file" else url
         if not path:
             raise ConfigError("store.url must name a directory, got %r" % url)
         return LocalStorage(os.path.abspath(os.path.expanduser(path)))
-    if len(parsed.scheme) == 1:  # a Windows drive letter
-        return LocalStorage(url)
     raise ConfigError("store.url scheme must be one of %s (a local path or file:// URL), got %r"
                       % (", ".join(repr(s) for s in SCHEMES), url))

@@ -397,7 +397,8 @@ def test_consumer_override_group_id(store):
 
 
 def test_consumer_override_unknown_property(store):
-    with pytest.raises(ConfigError, match=re.escape("consumer.override.* is invalid: ")) as info:
+    with pytest.raises(ConfigError, match=re.escape(
+            "consumer.override.no.such.property='1' is invalid: ")) as info:
         parse(store, {"consumer.override.no.such.property": "1"})
 
     assert '"no.such.property"' in str(info.value)
@@ -409,7 +410,8 @@ def test_consumer_override_unknown_property(store):
     ("fetch.min.bytes", "lots"),
 ])
 def test_consumer_override_bad_value(store, key, value):
-    with pytest.raises(ConfigError, match=re.escape("consumer.override.* is invalid: ")) as info:
+    with pytest.raises(ConfigError, match=re.escape(
+            "consumer.override.%s=%r is invalid: " % (key, value))) as info:
         parse(store, {"consumer.override." + key: value})
 
     assert '"%s"' % key in str(info.value)
@@ -613,3 +615,22 @@ def test_converters_survive_pickling(store):
     assert type(value_converter) is JsonConverter
     assert value_converter.schemas_enable is False
     assert value_converter.convert([b'{"id": 1}']).values.to_pylist() == [{"id": 1}]
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("consumer.override.fetch.min.bytes", "lots",
+     "consumer.override.fetch.min.bytes='lots' is invalid: "),
+    ("consumer.override.group.id", "", "consumer.override.group.id must not be empty, got ''"),
+    ("store.url", "file://backup-host/srv/x",
+     "store.url must be a local path or a file:// URL without a host (file:///abs/path), "
+     "got 'file://backup-host/srv/x'"),
+])
+def test_consumer_and_store_errors_name_the_key_and_value(store, key, value, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_connector_config(raw_config(store, {key: value}), bootstrap_servers=SERVERS)
+
+
+def test_auto_offset_reset_is_trimmed_and_case_insensitive(store):
+    config = parse_connector_config(raw_config(store, {"consumer.override.auto.offset.reset": "Latest "}),
+                                    bootstrap_servers=SERVERS)
+    assert config.auto_offset_reset == "latest"

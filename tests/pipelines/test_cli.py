@@ -1,0 +1,49 @@
+import datetime
+import re
+
+import pytest
+
+from pipelines.cli import main
+from pipelines.config.errors import ConfigError
+from pipelines.run import parse_start, parse_time
+
+
+def _config(tmp_path, **extra):
+    keys = {"name": "c1", "connector.class": "files", "topics": "a,b", "store.url": str(tmp_path),
+            "format.class": "parquet", "flush.size": "100", **extra}
+    path = tmp_path / "c.properties"
+    path.write_text("".join("%s=%s\n" % kv for kv in keys.items()))
+    return str(path)
+
+
+def test_parse_start():
+    assert parse_start("earliest") == "earliest"
+    assert parse_start("2026-01-31T12:00:00Z") == datetime.datetime(
+        2026, 1, 31, 12, tzinfo=datetime.timezone.utc)
+    assert parse_time("2026-01-31T12:00:00").tzinfo == datetime.timezone.utc
+    with pytest.raises(ConfigError, match=re.escape(
+            "--from must be one of committed, earliest, latest or an ISO 8601 timestamp, got 'soon'")):
+        parse_start("soon")
+
+
+def test_validate_prints_the_connector_and_warns_on_ignored_keys(tmp_path, capsys, caplog):
+    path = _config(tmp_path, **{"tasks.max": "3"})
+    assert main(["validate", path, "--bootstrap-servers", "127.0.0.1:9092"]) == 0
+    out = capsys.readouterr().out
+    assert "valid files connector 'c1' reading a,b as group.id=connect-c1" in out
+    assert "tasks.max is accepted but has no effect here" in caplog.text
+
+
+def test_bad_arguments_exit_2_with_the_reason(tmp_path, capsys):
+    path = _config(tmp_path)
+    assert main(["run", path, "--bootstrap-servers", "127.0.0.1:9092", "--max-records", "0"]) == 2
+    assert "--max-records must be a positive integer, got 0" in capsys.readouterr().err
+    assert main(["run", path, "--bootstrap-servers", "127.0.0.1:9092", "--until", "later"]) == 2
+    assert "expected an ISO 8601 timestamp" in capsys.readouterr().err
+    assert main(["validate", str(tmp_path / "missing.properties")]) == 2
+    assert "missing.properties" in capsys.readouterr().err
+
+
+def test_missing_bootstrap_servers(tmp_path, capsys):
+    assert main(["validate", _config(tmp_path)]) == 2
+    assert "bootstrap.servers is required" in capsys.readouterr().err
