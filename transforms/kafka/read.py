@@ -123,6 +123,11 @@ class _ReadPartitionFn(beam.DoFn):
                 position = max(position, eof)
             if not messages:
                 continue
+            if messages[0].partition() != partition or messages[-1].partition() != partition:
+                # The consumer is reused across partitions; never let a late record of the last one in.
+                messages = [m for m in messages if m.partition() == partition and m.topic() == topic]
+                if not messages:
+                    continue
             offsets = list(map(_OFFSET, messages))
             kept = self._claim(tracker, offsets)
             if kept < len(offsets):
@@ -215,7 +220,8 @@ def _split_errors(messages, topic, partition):
         if err is None:
             records.append(m)
         elif err.code() == KafkaError._PARTITION_EOF:
-            eof = m.offset()
+            if m.partition() == partition and m.topic() == topic:
+                eof = m.offset()
         else:
             raise BeamConnectError("reading topic=%s partition=%d failed: %s" % (topic, partition, err))
     return records, eof
