@@ -49,6 +49,10 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="committed (default), earliest, latest or an ISO 8601 timestamp")
     parser.add_argument("--until", help="read only records before this ISO 8601 timestamp")
     parser.add_argument("--max-records", type=int, help="read at most this many offsets in total")
+    parser.add_argument("--mode", default="batch",
+                        help="batch (one bounded run, default) or micro-batch (a bounded run every "
+                             "--interval until SIGINT/SIGTERM)")
+    parser.add_argument("--interval", default="30s", help="micro-batch period, e.g. 30s, 5m (default 30s)")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -91,11 +95,29 @@ def _run(args, extra) -> int:
     config = parse_connector_config(load_config(args.config), bootstrap_servers=args.bootstrap_servers)
     for warning in config.warnings:
         _LOGGER.warning("%s", warning)
+    from pipelines.modes import MODES, StopRequest, micro_batches, parse_interval
+
+    if args.mode not in MODES:
+        raise _config_error("--mode must be one of %s, got %r (streaming is not available yet)"
+                            % (", ".join(repr(m) for m in MODES), args.mode))
     options = RunOptions(start=parse_start(args.start),
                          until=parse_time(args.until) if args.until else None,
                          max_records=args.max_records, beam_args=tuple(extra))
-    result = run_connector(config, options)
-    print(result.table())
+    if args.mode == "batch":
+        print(run_connector(config, options).table())
+        return 0
+    interval = parse_interval(args.interval)
+    if args.start != "committed" or args.until:
+        raise _config_error("--from and --until apply to one bounded run; micro-batch mode always "
+                            "continues from the committed offsets")
+
+    def run_once():
+        result = run_connector(config, options)
+        if result.records_read:
+            print(result.table(), flush=True)
+
+    with StopRequest() as stop:
+        micro_batches(run_once, interval, stop.event)
     return 0
 
 

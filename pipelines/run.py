@@ -99,6 +99,9 @@ def run_connector(config: ConnectorConfig, options: RunOptions,
     planned = sum(p.size for p in plans)
     _LOGGER.info("planned %d offsets in %d topic-partitions for group.id=%s", planned, len(plans),
                  config.group_id)
+    if planned == 0:  # nothing new: no pipeline to start, nothing to commit
+        return RunResult(tuple(plans), {}, committed_offsets(config, plans),
+                         time.monotonic() - started)
     pipeline_options = PipelineOptions(list(options.beam_args) or ["--runner", "DirectRunner"])
     pipeline = beam.Pipeline(options=pipeline_options)
     build_pipeline(pipeline, config, plans)

@@ -1,0 +1,69 @@
+"""Run modes beyond a single bounded run.
+
+``micro-batch``: a bounded run every ``--interval``, each planning from the offsets the previous one
+committed. SIGINT or SIGTERM asks for a clean stop: the current run finishes and commits, then the loop
+ends; a second signal abandons the current run, which then commits nothing (its commit is its last step).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import signal
+import threading
+import time
+from typing import Callable, Optional
+
+from pipelines.config.errors import ConfigError
+
+_LOGGER = logging.getLogger(__name__)
+
+MODES = ("batch", "micro-batch")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_interval(text: str) -> float:
+    """``'30s'``, ``'5m'``, ``'1h'``, ``'500ms'`` or plain seconds, as a positive number of seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", text or "")
+    seconds = float(match[1]) * _UNITS[match[2] or "s"] if match else 0.0
+    if seconds <= 0:
+        raise ConfigError("--interval must be a positive duration such as 30s, 5m or 1h, got %r" % text)
+    return seconds
+
+
+class StopRequest:
+    """Turns the first SIGINT/SIGTERM into a stop request and the second into KeyboardInterrupt."""
+
+    def __init__(self):
+        self.event = threading.Event()
+        self._previous = {}
+
+    def __enter__(self) -> "StopRequest":
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum, frame) -> None:
+        if self.event.is_set():
+            _LOGGER.warning("second signal: abandoning the current run; it commits nothing")
+            raise KeyboardInterrupt
+        _LOGGER.info("stop requested: finishing the current run (signal again to abandon it)")
+        self.event.set()
+
+
+def micro_batches(run_once: Callable[[], object], interval: float, stop: threading.Event,
+                  max_runs: Optional[int] = None) -> int:
+    """Calls ``run_once`` every ``interval`` seconds until ``stop`` is set; returns the runs done."""
+    runs = 0
+    while not stop.is_set() and (max_runs is None or runs < max_runs):
+        started = time.monotonic()
+        run_once()
+        runs += 1
+        if stop.wait(max(0.0, interval - (time.monotonic() - started))):
+            break
+    _LOGGER.info("stopped after %d runs", runs)
+    return runs
