@@ -21,7 +21,8 @@ setup(
         "orjson>=3.9,<4",
     ],
     extras_require={
-        # Sink families declare their client libraries here as they are added ([aws], [jdbc], ...).
+        # Runners and sink families declare their client libraries here ([aws], [jdbc], ... to come).
+        "gcp": ["apache-beam[gcp]>=2.60,<3"],  # DataflowRunner and Flex Templates
         "test": ["pytest>=8"],
     },
     entry_points={"console_scripts": ["beamconnect=pipelines.cli:main"]},

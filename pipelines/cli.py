@@ -38,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--records", type=int, default=20_000, help="sample records to produce")
     demo.add_argument("--output", default="demo-output", help="directory the files go to")
 
+    launch = commands.add_parser("launch", help="check a Flex Template's parameters and run it")
+    launch.add_argument("template", help="template directory (with metadata.json)")
+    launch.add_argument("--parameters", default="", help="NAME=VALUE,... (or ^;^NAME=VALUE;...)")
+
     dev = commands.add_parser("dev-kafka", help="start a local single-node Kafka broker")
     dev.add_argument("--port", type=int, default=None, help="listener port (default: a free one)")
     return parser
@@ -58,7 +62,7 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command != "run":
+    if extra and args.command not in ("run", "launch"):
         parser.error("unrecognized arguments: %s" % " ".join(extra))
     _configure_logging(args.verbose)
     os.environ.setdefault("NO_GCE_CHECK", "true")  # never probe the GCE metadata address
@@ -67,6 +71,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return _run(args, extra)
         if args.command == "validate":
             return _validate(args)
+        if args.command == "launch":
+            return launch(args.template, args.parameters, extra)
         if args.command == "demo":
             from pipelines.demo import run_demo
             return run_demo(records=args.records, output=args.output)
@@ -85,14 +91,30 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return _fail(inner)
 
 
-def _run(args, extra) -> int:
+def launch(template_dir: str, parameters, beam_args: Sequence[str]) -> int:
+    """Runs a Flex Template: ``parameters`` as ``--parameters`` text or a dict of NAME -> VALUE."""
+    from pipelines import templates
+
+    metadata = templates.load_metadata(template_dir)
+    params = (templates.parse_parameters(parameters) if isinstance(parameters, str)
+              else dict(parameters))
+    templates.validate_parameters(metadata, params)
+    raw = templates.connector_config(metadata, params)
+    args, extra = _parser().parse_known_args(
+        ["run", template_dir, *templates.run_arguments(params), *beam_args])
+    return _run(args, extra, raw=raw)
+
+
+def _run(args, extra, raw=None) -> int:
     from pipelines.config import load_config
     from pipelines.config.connector import parse_connector_config
     from pipelines.run import RunOptions, parse_start, parse_time, run_connector
 
     if args.max_records is not None and args.max_records < 1:
         raise _config_error("--max-records must be a positive integer, got %r" % args.max_records)
-    config = parse_connector_config(load_config(args.config), bootstrap_servers=args.bootstrap_servers)
+    if raw is None:
+        raw = load_config(args.config)
+    config = parse_connector_config(raw, bootstrap_servers=args.bootstrap_servers)
     for warning in config.warnings:
         _LOGGER.warning("%s", warning)
     from pipelines.modes import MODES, StopRequest, micro_batches, parse_interval
