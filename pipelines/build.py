@@ -10,9 +10,10 @@ import apache_beam as beam
 from pipelines.config.connector import ConnectorConfig
 from transforms.convert import ConvertRecords
 from transforms.errors import CountFailures, StopOnFailure
-from transforms.kafka.commit import CommitOffsets
+from transforms.kafka.commit import CommitEachWrite, CommitOffsets
 from transforms.kafka.planning import PartitionPlan
 from transforms.kafka.read import ReadFromKafka
+from transforms.kafka.unbounded import ReadFromKafkaUnbounded
 
 
 @dataclasses.dataclass
@@ -38,4 +39,22 @@ def build_pipeline(pipeline: beam.Pipeline, config: ConnectorConfig,
     failures = failed | "CountFailures" >> CountFailures()
     written = converted.converted | "Write" >> sink.write(sink_config, plans)
     committed = written | "CommitOffsets" >> CommitOffsets(consumer_config, plans, failures)
+    return Built(written=written, failed=failed, committed=committed)
+
+
+def build_streaming_pipeline(pipeline: beam.Pipeline, config: ConnectorConfig,
+                             plans: Sequence[PartitionPlan]) -> Built:
+    """Streaming: an unbounded read from each plan's start; each file is committed once written."""
+    sink, sink_config = config.sink, config.sink_config
+    consumer_config = {k: v for k, v in config.consumer_config.items() if k != "auto.offset.reset"}
+    flush_size, rotate_ms = sink.stream_windows(sink_config)
+    converted = (
+        pipeline
+        | "ReadFromKafka" >> ReadFromKafkaUnbounded(plans, consumer_config, flush_size, rotate_ms)
+        | "ConvertRecords" >> ConvertRecords(config.key_converter, config.value_converter,
+                                             stop_on_failure=True))
+    failed = converted.failed
+    _ = failed | "StopOnFailure" >> StopOnFailure()
+    written = converted.converted | "Write" >> sink.write_each(sink_config)
+    committed = written | "CommitOffsets" >> CommitEachWrite(consumer_config)
     return Built(written=written, failed=failed, committed=committed)

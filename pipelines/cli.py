@@ -54,8 +54,8 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--until", help="read only records before this ISO 8601 timestamp")
     parser.add_argument("--max-records", type=int, help="read at most this many offsets in total")
     parser.add_argument("--mode", default="batch",
-                        help="batch (one bounded run, default) or micro-batch (a bounded run every "
-                             "--interval until SIGINT/SIGTERM)")
+                        help="batch (one bounded run, default), micro-batch (a bounded run every "
+                             "--interval until SIGINT/SIGTERM) or streaming (one unbounded pipeline)")
     parser.add_argument("--interval", default="30s", help="micro-batch period, e.g. 30s, 5m (default 30s)")
 
 
@@ -120,13 +120,21 @@ def _run(args, extra, raw=None) -> int:
     from pipelines.modes import MODES, StopRequest, micro_batches, parse_interval
 
     if args.mode not in MODES:
-        raise _config_error("--mode must be one of %s, got %r (streaming is not available yet)"
+        raise _config_error("--mode must be one of %s, got %r"
                             % (", ".join(repr(m) for m in MODES), args.mode))
     options = RunOptions(start=parse_start(args.start),
                          until=parse_time(args.until) if args.until else None,
                          max_records=args.max_records, beam_args=tuple(extra))
     if args.mode == "batch":
         print(run_connector(config, options).table())
+        return 0
+    if args.mode == "streaming":
+        from pipelines.run import run_streaming
+
+        if args.until or args.max_records:
+            raise _config_error("--until and --max-records bound a run; --mode streaming has no end")
+        with StopRequest(immediate=True):
+            run_streaming(config, options)
         return 0
     interval = parse_interval(args.interval)
     if args.start != "committed" or args.until:

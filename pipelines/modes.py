@@ -1,5 +1,9 @@
 """Run modes beyond a single bounded run.
 
+``streaming``: one unbounded pipeline (see :mod:`transforms.kafka.unbounded`); each file commits its
+offsets once written, so SIGINT/SIGTERM stops it at once: a window being written is either committed
+or read again by the next run.
+
 ``micro-batch``: a bounded run every ``--interval``, each planning from the offsets the previous one
 committed. SIGINT or SIGTERM asks for a clean stop: the current run finishes and commits, then the loop
 ends; a second signal abandons the current run, which then commits nothing (its commit is its last step).
@@ -18,7 +22,7 @@ from pipelines.config.errors import ConfigError
 
 _LOGGER = logging.getLogger(__name__)
 
-MODES = ("batch", "micro-batch")
+MODES = ("batch", "micro-batch", "streaming")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
@@ -32,10 +36,16 @@ def parse_interval(text: str) -> float:
 
 
 class StopRequest:
-    """Turns the first SIGINT/SIGTERM into a stop request and the second into KeyboardInterrupt."""
+    """Turns the first SIGINT/SIGTERM into a stop request and the second into KeyboardInterrupt.
 
-    def __init__(self):
+    Args:
+      immediate: Raise KeyboardInterrupt on the first signal already (streaming, where a pipeline may
+        run in this thread and every write commits by itself).
+    """
+
+    def __init__(self, immediate: bool = False):
         self.event = threading.Event()
+        self._immediate = immediate
         self._previous = {}
 
     def __enter__(self) -> "StopRequest":
@@ -48,6 +58,10 @@ class StopRequest:
             signal.signal(sig, handler)
 
     def _handle(self, signum, frame) -> None:
+        if self._immediate:
+            _LOGGER.info("stop requested: stopping the pipeline")
+            self.event.set()
+            raise KeyboardInterrupt
         if self.event.is_set():
             _LOGGER.warning("second signal: abandoning the current run; it commits nothing")
             raise KeyboardInterrupt

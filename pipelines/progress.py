@@ -22,8 +22,10 @@ class Progress:
     """
 
     def __init__(self, plans: Sequence[PartitionPlan], stream: Optional[TextIO] = None,
-                 log_every: float = 10.0):
-        self._plans = {(p.topic, p.partition): p for p in plans if p.size > 0}
+                 log_every: float = 10.0, unbounded: bool = False):
+        self._unbounded = unbounded
+        self._records = 0
+        self._plans = {(p.topic, p.partition): p for p in plans if p.size > 0 or unbounded}
         self._done = {key: 0 for key in self._plans}
         self._stream = stream or sys.stderr
         self._tty = self._stream.isatty()
@@ -46,8 +48,9 @@ class Progress:
             self._draw()
 
     def _on_read(self, topic: str, partition: int, next_offset: int, records: int) -> None:
+        self._records += records
         plan = self._plans.get((topic, partition))
-        if plan is not None:
+        if plan is not None and not self._unbounded:
             self._done[(topic, partition)] = min(plan.size, next_offset - plan.start)
 
     def _loop(self) -> None:
@@ -64,6 +67,16 @@ class Progress:
         return done, planned, rate, left
 
     def _draw(self) -> None:
+        if self._unbounded:
+            elapsed = max(time.monotonic() - self._started, 1e-6)
+            line = "streaming: %d records read, %.0f records/s" % (self._records,
+                                                                  self._records / elapsed)
+            if self._tty:
+                self._stream.write("\r\x1b[2K" + line)
+                self._stream.flush()
+            else:
+                _LOGGER.info("progress: %s", line)
+            return
         done, planned, rate, left = self.snapshot()
         eta = "?" if left is None else "%ds" % left
         total = "total %d/%d offsets (%.0f%%), %.0f records/s, %s left" % (

@@ -6,6 +6,7 @@ import dataclasses
 import datetime
 import logging
 import sys
+import threading
 import time
 from typing import Optional, Sequence, TextIO, Union
 
@@ -14,7 +15,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 from confluent_kafka import Consumer, TopicPartition
 
-from pipelines.build import build_pipeline
+from pipelines.build import build_pipeline, build_streaming_pipeline
 from pipelines.config.connector import ConnectorConfig
 from pipelines.config.errors import BeamConnectError, ConfigError
 from pipelines.progress import Progress, summary_table
@@ -136,3 +137,47 @@ def committed_offsets(config: ConnectorConfig, plans: Sequence[PartitionPlan]) -
     finally:
         consumer.close()
     return {(tp.topic, tp.partition): tp.offset for tp in tps if tp.offset >= 0}
+
+
+def run_streaming(config: ConnectorConfig, options: RunOptions,
+                  stream: Optional[TextIO] = None) -> None:
+    """Runs one unbounded pipeline until KeyboardInterrupt (SIGINT/SIGTERM) or a failure.
+
+    Each file commits its own offsets once written, so stopping at any point loses nothing: a window
+    that was not committed is read again by the next run. On a runner whose ``run()`` returns (portable,
+    Dataflow) the pipeline is cancelled when this process is told to stop.
+    """
+    plans = plan_run(config, options)
+    _LOGGER.info("streaming %d topic-partitions for group.id=%s from offsets %s", len(plans),
+                 config.group_id, ", ".join("%s/%d@%d" % (p.topic, p.partition, p.start)
+                                            for p in plans))
+    args = list(options.beam_args) or ["--runner", "DirectRunner"]
+    pipeline = beam.Pipeline(options=PipelineOptions(args + ["--streaming"]))
+    build_streaming_pipeline(pipeline, config, plans)
+    result = None
+    with Progress(plans, stream, unbounded=True):
+        try:
+            result = pipeline.run()  # DirectRunner runs the pipeline right here, until interrupted
+            done = threading.Event()
+            failure = []
+
+            def wait():
+                try:
+                    result.wait_until_finish()
+                except BaseException as exc:  # reported by the caller's thread
+                    failure.append(exc)
+                finally:
+                    done.set()
+
+            threading.Thread(target=wait, name="pipeline", daemon=True).start()
+            while not done.wait(0.5):
+                pass
+            if failure:
+                raise failure[0]
+        except KeyboardInterrupt:
+            _LOGGER.info("streaming stopped")
+            if result is not None:
+                try:
+                    result.cancel()
+                except Exception as exc:  # the pipeline may be gone already
+                    _LOGGER.debug("cancel: %s", exc)

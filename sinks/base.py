@@ -37,3 +37,11 @@ class Sink(abc.ABC):
     @abc.abstractmethod
     def write(self, config: Any, plans: Sequence) -> beam.PTransform:
         """The transform from converted bundles to write results; safe to replay."""
+
+    @abc.abstractmethod
+    def stream_windows(self, config: Any) -> tuple:
+        """``(records per window, rotate ms or -1)`` for the unbounded read."""
+
+    @abc.abstractmethod
+    def write_each(self, config: Any) -> beam.PTransform:
+        """Streaming: writes each converted bundle as it comes, one write result each."""

@@ -12,15 +12,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.converters import Converter
+from transforms.errors import RecordError
 from transforms.records import ConvertedBundle, FailedRecord, KafkaBundle
 
 FAILED = "failed"
 
 
 class _ConvertFn(beam.DoFn):
-    def __init__(self, key_converter: Converter, value_converter: Converter):
+    def __init__(self, key_converter: Converter, value_converter: Converter, stop_on_failure: bool):
         self._key_converter = key_converter
         self._value_converter = value_converter
+        self._stop_on_failure = stop_on_failure
 
     def process(self, bundle: KafkaBundle):
         keys = self._key_converter.convert(bundle.keys)
@@ -35,6 +37,10 @@ class _ConvertFn(beam.DoFn):
                 failed.setdefault(index, (stage, reason))
         for index in sorted(failed):
             stage, reason = failed[index]
+            if self._stop_on_failure:
+                raise RecordError("%s failed on record %s: %s. The run stopped; the record's offset "
+                                  "is not committed (errors.tolerance=none)." % (
+                                      stage, bundle.record_ref(index), reason))
             yield beam.pvalue.TaggedOutput(FAILED, FailedRecord(
                 bundle.topic, bundle.partition, bundle.offsets[index], stage, reason,
                 bundle.keys[index], bundle.values[index], bundle.headers[index]))
@@ -62,16 +68,21 @@ class ConvertRecords(beam.PTransform):
     Args:
       key_converter: The configured ``key.converter``.
       value_converter: The configured ``value.converter``.
+      stop_on_failure: Raise on the first failed record instead of emitting it, so nothing of its
+        bundle is written (streaming, where each write is committed at once).
 
     Returns a tagged result: ``converted`` (bundles) and ``failed`` (records).
     """
 
-    def __init__(self, key_converter: Converter, value_converter: Converter):
+    def __init__(self, key_converter: Converter, value_converter: Converter,
+                 stop_on_failure: bool = False):
         super().__init__()
         self._key_converter = key_converter
         self._value_converter = value_converter
+        self._stop_on_failure = stop_on_failure
 
     def expand(self, bundles):
         return bundles | "Convert" >> beam.ParDo(
-            _ConvertFn(self._key_converter, self._value_converter)).with_output_types(
+            _ConvertFn(self._key_converter, self._value_converter,
+                       self._stop_on_failure)).with_output_types(
                 ConvertedBundle).with_outputs(FAILED, main="converted")

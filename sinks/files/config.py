@@ -33,13 +33,16 @@ CONFIG_DEF = ConfigDef([
               doc="Directory delimiter (only '/' here)."),
     ConfigKey("file.delim", "string", "+", group="Partitioner",
               doc="Delimiter between topic, partition and offset in file names."),
+    ConfigKey("rotate.interval.ms", "int", -1, min=-1, group="Format",
+              doc="--mode streaming: a file ends before the first record this many ms (record "
+                  "timestamps) after the file's first record; -1: by flush.size only. A bounded "
+                  "run closes its files when it ends."),
     ConfigKey("behavior.on.null.values", "string", "fail", choices=NULL_BEHAVIORS, group="Format",
               doc="What to do with null values (tombstones): fail the run or ignore the record."),
 ])
 
 IGNORED_KEYS = {
     "storage.class": "the store is chosen by store.url",
-    "rotate.interval.ms": "a bounded run closes every file when it ends",
     "rotate.schedule.interval.ms": "a bounded run closes every file when it ends",
     "schema.compatibility": "records of one file are written with the union of their schemas",
     "s3.part.size": "files are written whole",
@@ -56,6 +59,7 @@ class FilesSinkConfig:
     partitioner: Partitioner
     file_delim: str
     null_values: str
+    rotate_interval_ms: int = -1
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> "FilesSinkConfig":
@@ -70,4 +74,5 @@ class FilesSinkConfig:
                    pad_width=values["filename.offset.zero.pad.width"],
                    partitioner=make_partitioner(values["partitioner.class"]),
                    file_delim=values["file.delim"],
-                   null_values=values["behavior.on.null.values"])
+                   null_values=values["behavior.on.null.values"],
+                   rotate_interval_ms=values["rotate.interval.ms"])

@@ -123,6 +123,17 @@ class WriteToFiles(beam.PTransform):
                 | "RemoveStaleFiles" >> beam.ParDo(_RemoveStaleFn(self._config, self._starts)))
 
 
+class WriteEachToFiles(beam.PTransform):
+    """Streaming: writes each bundle window as one file as it arrives (no end-of-run cleanup)."""
+
+    def __init__(self, config: FilesSinkConfig):
+        super().__init__()
+        self._config = config
+
+    def expand(self, bundles):
+        return bundles | "WriteFiles" >> beam.ParDo(_WriteFileFn(self._config))
+
+
 class FilesSink(Sink):
     """Rolling files on a file system (Confluent's S3/GCS sink layout)."""
 
@@ -137,3 +148,9 @@ class FilesSink(Sink):
 
     def write(self, config: FilesSinkConfig, plans: Sequence) -> beam.PTransform:
         return WriteToFiles(config, plans)
+
+    def stream_windows(self, config: FilesSinkConfig) -> tuple:
+        return config.flush_size, config.rotate_interval_ms
+
+    def write_each(self, config: FilesSinkConfig) -> beam.PTransform:
+        return WriteEachToFiles(config)

@@ -92,3 +92,87 @@ def test_micro_batch_mode_picks_up_new_records_and_stops_cleanly_on_sigterm(kafk
     assert names == ["%s+0+%010d.snappy.parquet" % (topic, o) for o in (0, 25, 30)]
     values = [r["n"] for n in names for r in pq.read_table(part / n).to_pylist()]
     assert values == list(range(50))
+
+
+def _produce_at(kafka, topic, partition, items):
+    from confluent_kafka import Producer
+    producer = Producer({"bootstrap.servers": kafka.servers})
+    for i, ts in items:
+        producer.produce(topic, json.dumps({"p": partition, "i": i}).encode(), partition=partition,
+                         timestamp=ts)
+    producer.flush(30)
+
+
+def _streaming(kafka, config):
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipelines", "run", str(config), "--bootstrap-servers", kafka.servers,
+         "--mode", "streaming"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+
+
+def _stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err[-3000:]
+
+
+def _committed_all(servers, group, topic, partitions):
+    consumer = Consumer({"bootstrap.servers": servers, "group.id": group})
+    try:
+        tps = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+    finally:
+        consumer.close()
+    return {tp.partition: tp.offset for tp in tps}
+
+
+def _wait_all(kafka, group, topic, expected, proc, timeout=90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _committed_all(kafka.servers, group, topic, len(expected)) == expected:
+            return
+        assert proc.poll() is None, "streaming run ended early: " + proc.stderr.read()[-3000:]
+        time.sleep(0.3)
+    raise AssertionError("offsets %r were not committed within %ds" % (expected, timeout))
+
+
+def test_streaming_mode_closes_files_by_count_and_record_time_and_resumes_after_restart(
+        kafka, tmp_path):
+    """Windows close at flush.size records or rotate.interval.ms of record time; each file commits."""
+    topic = kafka.topic(partitions=2)
+    group = "connect-st-" + topic
+    base = 1_767_225_600_000
+    _produce_at(kafka, topic, 0, [(i, base + 1000 * i) for i in range(13)])  # by time: 3 per file
+    _produce_at(kafka, topic, 1, [(i, base) for i in range(12)])             # by count: 5 per file
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({
+        "name": "st-" + topic, "connector.class": "files", "topics": topic,
+        "key.converter": "StringConverter", "value.converter": "JsonConverter",
+        "value.converter.schemas.enable": "false", "store.url": str(tmp_path / "out"),
+        "format.class": "parquet", "flush.size": "5", "rotate.interval.ms": "3000"}))
+
+    proc = _streaming(kafka, config)
+    _wait_all(kafka, group, topic, {0: 12, 1: 10}, proc)
+    _produce_at(kafka, topic, 1, [(i, base) for i in range(12, 15)])
+    _wait_all(kafka, group, topic, {0: 12, 1: 15}, proc)
+    _stop(proc)
+
+    # restarted, it reads the open window again from the committed offset
+    _produce_at(kafka, topic, 0, [(i, base + 1000 * i) for i in range(13, 16)])
+    proc = _streaming(kafka, config)
+    _wait_all(kafka, group, topic, {0: 15, 1: 15}, proc)
+    _stop(proc)
+
+    out = tmp_path / "out" / "topics" / topic
+    assert sorted(os.listdir(out / "partition=0")) == [
+        "%s+0+%010d.snappy.parquet" % (topic, o) for o in (0, 3, 6, 9, 12)]
+    assert sorted(os.listdir(out / "partition=1")) == [
+        "%s+1+%010d.snappy.parquet" % (topic, o) for o in (0, 5, 10)]
+    for p, count in ((0, 15), (1, 15)):
+        names = sorted(os.listdir(out / ("partition=%d" % p)))
+        values = [r["i"] for n in names for r in pq.read_table(out / ("partition=%d" % p) / n).to_pylist()]
+        assert values == list(range(count))

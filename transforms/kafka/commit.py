@@ -75,3 +75,53 @@ class CommitOffsets(beam.PTransform):
                 | "WaitForSink" >> beam.combiners.Count.Globally()
                 | "Commit" >> beam.ParDo(_CommitFn(self._config, self._plans),
                                          beam.pvalue.AsSingleton(self._failures)))
+
+
+class _CommitEachFn(beam.DoFn):
+    """Commits ``last_offset + 1`` of each write result, in the order the results arrive."""
+
+    def __init__(self, consumer_config: Mapping[str, str]):
+        self._config = dict(consumer_config)
+        self._consumer = None
+        self._committed = {}
+
+    def setup(self):
+        self._consumer = Consumer({**admin_config(self._config), "group.id": self._config["group.id"],
+                                   "enable.auto.commit": "false"})
+
+    def process(self, written):
+        key = (written.topic, written.partition)
+        offset = written.last_offset + 1
+        if offset <= self._committed.get(key, -1):
+            return
+        tp = TopicPartition(written.topic, written.partition, offset)
+        result = retrying(lambda: self._consumer.commit(offsets=[tp], asynchronous=False), 60.0)
+        if result[0].error is not None:
+            raise BeamConnectError("committing topic=%s partition=%d offset=%d failed: %s"
+                                   % (tp.topic, tp.partition, offset, result[0].error))
+        self._committed[key] = offset
+        _LOGGER.info("committed group.id=%s topic=%s partition=%d offset=%d", self._config["group.id"],
+                     tp.topic, tp.partition, offset)
+        yield tp.topic, tp.partition, offset
+
+    def teardown(self):
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None
+
+
+class CommitEachWrite(beam.PTransform):
+    """Streaming commits: after each durable write, its partition's offset past the written records.
+
+    Write results must carry ``topic``, ``partition`` and ``last_offset``, and reach this step in offset
+    order per partition (they do: reading, writing and committing a partition are one fused chain).
+    """
+
+    def __init__(self, consumer_config: Mapping[str, str]):
+        super().__init__()
+        if "group.id" not in consumer_config:
+            raise ValueError("consumer_config needs group.id")
+        self._config = dict(consumer_config)
+
+    def expand(self, written):
+        return written | "CommitEach" >> beam.ParDo(_CommitEachFn(self._config))

@@ -1,0 +1,189 @@
+"""``ReadFromKafka`` unbounded: one restriction per partition from its start offset on, never done.
+
+Files still close at points that depend only on the data, as in Confluent's sinks: a window holds
+``flush.size`` records, or ends before the first record whose timestamp is ``rotate.interval.ms`` or
+more past the window's first record. The reader claims offsets only when a window closes, so every
+checkpoint falls on a window edge; records of a still-open window are read again after a checkpoint.
+A partition that delivers nothing for ``idle_seconds`` defers; its watermark then moves to the wall
+clock, or to its open window's first record, whichever is earlier (the idle-partition policy).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+import time
+from typing import Mapping, Optional
+
+import apache_beam as beam
+from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.core import RestrictionProvider
+from apache_beam.utils.timestamp import Duration, Timestamp
+from confluent_kafka import Consumer, TopicPartition
+
+from transforms.kafka import progress
+from transforms.kafka.read import (FETCH_BATCH, READER_DEFAULTS, READER_FIXED, _Buffer, _split_errors,
+                                   _TIMESTAMP)
+from transforms.kafka.restriction import PartitionRange, PartitionRangeTracker
+from transforms.records import KafkaBundle
+
+_LOGGER = logging.getLogger(__name__)
+
+UNBOUNDED = sys.maxsize
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamTask:
+    """One partition of an unbounded read and how its windows close."""
+
+    topic: str
+    partition: int
+    start: int
+    flush_size: int
+    rotate_ms: int  # <= 0: by count only
+
+
+class UnboundedPartitionTracker(PartitionRangeTracker):
+    """Splits only to checkpoint, at the first unclaimed offset (always a window edge)."""
+
+    def try_split(self, fraction_of_remainder):
+        if fraction_of_remainder != 0 or self._exhausted:
+            return None
+        cur = self._next_unclaimed()
+        if cur >= self._range.stop:
+            return None
+        primary = dataclasses.replace(self._range, stop=cur, origin=min(self._range.origin, cur))
+        residual = PartitionRange(cur, self._range.stop, cur, self._range.window)
+        self._range = primary
+        return primary, residual
+
+    def is_bounded(self) -> bool:
+        return False
+
+
+class _UnboundedProvider(RestrictionProvider):
+    def initial_restriction(self, task: StreamTask) -> PartitionRange:
+        return PartitionRange(task.start, UNBOUNDED, task.start, task.flush_size)
+
+    def create_tracker(self, restriction: PartitionRange) -> UnboundedPartitionTracker:
+        return UnboundedPartitionTracker(restriction)
+
+    def restriction_size(self, task, restriction: PartitionRange) -> int:
+        return 1  # the backlog is unknown here
+
+    def truncate(self, task, restriction):
+        return None  # on drain, stop reading
+
+
+class _StreamPartitionFn(beam.DoFn):
+    def __init__(self, consumer_config: Mapping[str, str], idle_seconds: float):
+        self._config = dict(consumer_config)
+        self._idle_seconds = idle_seconds
+        self._consumer: Optional[Consumer] = None
+
+    def setup(self):
+        self._consumer = Consumer(self._config)
+
+    @beam.DoFn.unbounded_per_element()
+    def process(self, task: StreamTask,
+                tracker=beam.DoFn.RestrictionParam(_UnboundedProvider()),
+                watermark=beam.DoFn.WatermarkEstimatorParam(
+                    ManualWatermarkEstimator.default_provider())):
+        start = tracker.current_restriction().start
+        consumer = self._consumer
+        consumer.assign([TopicPartition(task.topic, task.partition, start)])
+        try:
+            yield from self._read(task, consumer, tracker, watermark, start)
+        finally:
+            consumer.unassign()
+
+    def _read(self, task, consumer, tracker, watermark, start):
+        topic, partition = task.topic, task.partition
+        counter = Metrics.counter("beamconnect", "read/%s/%d" % (topic, partition))
+        buf = _Buffer(topic, partition, start)
+        idle_since = time.monotonic()
+        while True:
+            messages = consumer.consume(num_messages=FETCH_BATCH, timeout=0.2)
+            messages, _ = _split_errors(messages, topic, partition)
+            messages = [m for m in messages if m.partition() == partition and m.topic() == topic]
+            if not messages:
+                if time.monotonic() - idle_since >= self._idle_seconds:
+                    self._advance_idle(watermark, buf)
+                    tracker.defer_remainder(Duration(seconds=self._idle_seconds))
+                    return
+                continue
+            idle_since = time.monotonic()
+            stamps = [s[1] for s in map(_TIMESTAMP, messages)]
+            i = 0
+            while i < len(messages):
+                take = min(len(messages) - i, task.flush_size - len(buf.offsets))
+                closes = len(buf.offsets) + take == task.flush_size
+                if task.rotate_ms > 0:
+                    first = buf.timestamps[0] if buf.offsets else stamps[i]
+                    limit = first + task.rotate_ms
+                    for j in range(i + (0 if buf.offsets else 1), i + take):
+                        if stamps[j] >= limit:
+                            take, closes = j - i, True
+                            break
+                chunk = messages[i:i + take]
+                buf.add(chunk, [m.offset() for m in chunk])
+                i += take
+                if not closes:
+                    continue
+                bundle = buf.take()
+                if not tracker.try_claim(bundle.offsets[-1]):
+                    return  # the runner checkpointed: the rest is read again by the residual
+                buf.window_start = bundle.offsets[-1] + 1
+                counter.inc(len(bundle))
+                event_time = Timestamp(micros=max(bundle.timestamps) * 1000)
+                current = watermark.current_watermark()
+                if current is None or event_time > current:
+                    watermark.set_watermark(event_time)
+                progress.report(topic, partition, bundle.offsets[-1] + 1, len(bundle))
+                yield beam.window.TimestampedValue(bundle, event_time)
+
+    @staticmethod
+    def _advance_idle(watermark, buf) -> None:
+        now = Timestamp.now()
+        if buf.offsets:
+            now = min(now, Timestamp(micros=buf.timestamps[0] * 1000))
+        current = watermark.current_watermark()
+        if current is None or now > current:
+            watermark.set_watermark(now)
+
+    def teardown(self):
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None
+
+
+class ReadFromKafkaUnbounded(beam.PTransform):
+    """Reads Kafka partitions from their planned start without end, as Confluent-style file windows.
+
+    Args:
+      plans: Partition plans; only ``start`` is used.
+      consumer_config: librdkafka settings (as for the bounded read).
+      flush_size: Records per window at most.
+      rotate_ms: Close a window before a record this many ms past its first record (<= 0: never).
+      idle_seconds: Defer a partition that delivered nothing for this long.
+    """
+
+    def __init__(self, plans, consumer_config: Mapping[str, str], flush_size: int,
+                 rotate_ms: int = -1, idle_seconds: float = 1.0):
+        super().__init__()
+        if flush_size < 1:
+            raise ValueError("flush_size must be at least 1, got %r" % flush_size)
+        self._tasks = [StreamTask(p.topic, p.partition, p.start, flush_size, rotate_ms)
+                       for p in plans]
+        self._config = {**READER_DEFAULTS, **consumer_config, **READER_FIXED}
+        self._idle_seconds = idle_seconds
+
+    def expand(self, pbegin):
+        return (pbegin
+                | "Partitions" >> beam.Create(self._tasks)
+                | "ReadPartitions" >> beam.ParDo(
+                    _StreamPartitionFn(self._config, self._idle_seconds)).with_output_types(
+                        KafkaBundle))
+
