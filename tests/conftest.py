@@ -61,3 +61,11 @@ class KafkaHelper:
 @pytest.fixture(scope="session")
 def kafka(kafka_bootstrap):
     return KafkaHelper(kafka_bootstrap)
+
+
+@pytest.fixture(scope="session")
+def prism():
+    """Beam's Prism runner binary, built from Beam's Go module on first use (``./dev`` builds it)."""
+    from pipelines.dev_prism import ensure_prism
+
+    return ensure_prism()

@@ -12,6 +12,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from pipelines.config.errors import ConfigError
+from pipelines.dev_prism import prism_args
 from pipelines.modes import micro_batches, parse_interval
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -103,10 +104,10 @@ def _produce_at(kafka, topic, partition, items):
     producer.flush(30)
 
 
-def _streaming(kafka, config):
+def _streaming(kafka, config, runner_args):
     return subprocess.Popen(
         [sys.executable, "-m", "pipelines", "run", str(config), "--bootstrap-servers", kafka.servers,
-         "--mode", "streaming"],
+         "--mode", "streaming", *runner_args],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT}, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
 
@@ -140,9 +141,14 @@ def _wait_all(kafka, group, topic, expected, proc, timeout=90):
     raise AssertionError("offsets %r were not committed within %ds" % (expected, timeout))
 
 
+@pytest.mark.parametrize("runner", ["DirectRunner", "PrismRunner"])
 def test_streaming_mode_closes_files_by_count_and_record_time_and_resumes_after_restart(
-        kafka, tmp_path):
-    """Windows close at flush.size records or rotate.interval.ms of record time; each file commits."""
+        kafka, tmp_path, runner, prism):
+    """Windows close at flush.size records or rotate.interval.ms of record time; each file commits.
+
+    Runs on Beam's Python DirectRunner and on Prism, Beam's portable runner with streaming support.
+    """
+    runner_args = prism_args(prism) if runner == "PrismRunner" else ["--runner", "DirectRunner"]
     topic = kafka.topic(partitions=2)
     group = "connect-st-" + topic
     base = 1_767_225_600_000
@@ -155,7 +161,7 @@ def test_streaming_mode_closes_files_by_count_and_record_time_and_resumes_after_
         "value.converter.schemas.enable": "false", "store.url": str(tmp_path / "out"),
         "format.class": "parquet", "flush.size": "5", "rotate.interval.ms": "3000"}))
 
-    proc = _streaming(kafka, config)
+    proc = _streaming(kafka, config, runner_args)
     _wait_all(kafka, group, topic, {0: 12, 1: 10}, proc)
     _produce_at(kafka, topic, 1, [(i, base) for i in range(12, 15)])
     _wait_all(kafka, group, topic, {0: 12, 1: 15}, proc)
@@ -163,7 +169,7 @@ def test_streaming_mode_closes_files_by_count_and_record_time_and_resumes_after_
 
     # restarted, it reads the open window again from the committed offset
     _produce_at(kafka, topic, 0, [(i, base + 1000 * i) for i in range(13, 16)])
-    proc = _streaming(kafka, config)
+    proc = _streaming(kafka, config, runner_args)
     _wait_all(kafka, group, topic, {0: 15, 1: 15}, proc)
     _stop(proc)
 

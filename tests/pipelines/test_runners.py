@@ -1,6 +1,6 @@
-"""The same connector on other runners: Beam's portable job service (run for real here) and Dataflow
-(the job that would be submitted is built with ``--dry_run`` and inspected; no Dataflow service can run
-here, so nothing is submitted)."""
+"""The same connector on other runners: Beam's portable job service and Prism (run for real here), and
+Dataflow (the job that would be submitted is built with ``--dry_run`` and inspected; no Dataflow
+service can run here, so nothing is submitted)."""
 
 import json
 import os
@@ -10,6 +10,7 @@ import sys
 import time
 
 import apache_beam as beam
+import pyarrow.parquet as pq
 import pytest
 from apache_beam.internal import pickler
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -19,7 +20,11 @@ from apache_beam.portability.api import beam_runner_api_pb2
 from pipelines.build import build_pipeline
 from pipelines.cli import main
 from pipelines.config.connector import parse_connector_config
+from pipelines.dev_prism import prism_args
 from transforms.kafka.planning import PartitionPlan
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _free_port():
@@ -71,6 +76,41 @@ def test_portable_runner_runs_the_connector(kafka, tmp_path, job_endpoint):
             rows += [json.loads(line) for line in open(os.path.join(d, n))]
     assert sorted((r["p"], r["i"]) for r in rows) == [(p, i) for p in range(3) for i in range(12)]
     assert len(os.listdir(tmp_path / "out" / "topics" / topic / "partition=1")) == 2
+
+
+def _files_and_rows(store):
+    found = {}
+    for d, _, names in os.walk(store):
+        for n in names:
+            path = os.path.join(d, n)
+            found[os.path.relpath(path, store)] = pq.read_table(path).to_pylist()
+    return found
+
+
+def test_prism_writes_exactly_the_files_the_direct_runner_writes(kafka, tmp_path, prism):
+    """Prism schedules (and may split) the Kafka read unlike the DirectRunner; files must not change."""
+    topic = kafka.topic(partitions=3)
+    for p in range(3):
+        kafka.produce(topic, [(None, json.dumps({"p": p, "i": i}).encode()) for i in range(3000)],
+                      partition=p)
+    raw = {"connector.class": "files", "topics": topic, "key.converter": "StringConverter",
+           "value.converter": "JsonConverter", "value.converter.schemas.enable": "false",
+           "format.class": "parquet", "flush.size": "100"}
+    runs = {"direct": ["--runner", "DirectRunner"], "prism": prism_args(prism)}
+    for name, args in runs.items():
+        config = tmp_path / (name + ".json")
+        config.write_text(json.dumps({**raw, "name": "%s-%s" % (name, topic),
+                                      "store.url": str(tmp_path / name)}))
+        # a process each: Beam keeps one Prism job server per process, whatever its options
+        done = subprocess.run([sys.executable, "-m", "pipelines", "run", str(config),
+                               "--bootstrap-servers", kafka.servers, *args], cwd=ROOT,
+                              env={**os.environ, "PYTHONPATH": ROOT}, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+
+    direct, on_prism = _files_and_rows(tmp_path / "direct"), _files_and_rows(tmp_path / "prism")
+    assert len(direct) == 90
+    assert on_prism == direct
 
 
 def test_dataflow_job_graph_is_built_and_every_dofn_survives_pickling(tmp_path):
