@@ -122,6 +122,7 @@ def test_dataflow_job_graph_is_built_and_every_dofn_survives_pickling(tmp_path):
         "--runner", "DataflowRunner", "--project", "example-project", "--region", "europe-west1",
         "--temp_location", "gs://example-bucket/tmp", "--sdk_container_image",
         "europe-docker.pkg.dev/example/beamconnect:1", "--experiments", "use_runner_v2",
+        "--setup_file", os.path.join(ROOT, "setup.py"),
         "--dry_run", "true"])
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, config, plans)
