@@ -415,6 +415,9 @@ def _server_properties(port: int, controller_port: int, data: pathlib.Path, part
         "log.dirs": str(data),
         "num.partitions": str(partitions),
         "auto.create.topics.enable": "false",
+        # Keep every record: retention goes by record timestamps, and tests and demos produce records
+        # stamped months back, which the default 7 days would delete within minutes of a start.
+        "log.retention.ms": "-1",
         "group.initial.rebalance.delay.ms": "0",
         "offsets.topic.replication.factor": "1",
         "offsets.topic.num.partitions": "1",  # 50 by default: slow to create on the first group join.

@@ -5,10 +5,11 @@ The broker is the project's own launcher (Apache Kafka from Maven Central, KRaft
 """
 
 import os
+import time
 import uuid
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 os.environ.setdefault("NO_GCE_CHECK", "true")
@@ -56,6 +57,32 @@ class KafkaHelper:
                     producer.poll(0.05)
         if producer.flush(60):
             raise RuntimeError("records were not delivered")
+
+    def committed(self, group: str, topic: str, partitions: int) -> dict:
+        """The group's committed offset per partition (-1001 where none is committed)."""
+        consumer = Consumer({"bootstrap.servers": self.servers, "group.id": group})
+        try:
+            tps = consumer.committed([TopicPartition(topic, p) for p in range(partitions)],
+                                     timeout=10)
+        finally:
+            consumer.close()
+        return {tp.partition: tp.offset for tp in tps}
+
+    def wait_committed(self, group: str, topic: str, expected: dict, proc=None, timeout=90) -> None:
+        """Waits until the group's offsets equal ``expected``, failing early if ``proc`` ended."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.committed(group, topic, len(expected)) == expected:
+                return
+            if proc is not None and proc.poll() is not None:
+                raise AssertionError("the run ended early: " + proc.stderr.read()[-3000:])
+            time.sleep(0.3)
+        output = ""
+        if proc is not None:
+            proc.kill()
+            output = "\n" + proc.communicate()[1][-4000:]
+        raise AssertionError("offsets %r were not committed within %ds (got %r)%s" % (
+            expected, timeout, self.committed(group, topic, len(expected)), output))
 
 
 @pytest.fixture(scope="session")

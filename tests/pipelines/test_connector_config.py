@@ -329,11 +329,11 @@ def test_format_classes(store, format_class, format_type, extension):
 def test_ignored_keys_parse_with_one_warning_each(store):
     config = parse(store, {"tasks.max": "4",
                            "storage.class": "io.confluent.connect.s3.storage.S3Storage",
-                           "rotate.interval.ms": "60000"})
+                           "rotate.schedule.interval.ms": "60000"})
 
     assert config.sink_config.flush_size == 100
     assert len(config.warnings) == 3
-    for key in ("tasks.max", "storage.class", "rotate.interval.ms"):
+    for key in ("tasks.max", "storage.class", "rotate.schedule.interval.ms"):
         naming = [w for w in config.warnings if w.startswith(key + " is accepted but has no effect here: ")]
         assert len(naming) == 1, (key, config.warnings)
 
@@ -531,6 +531,7 @@ def test_config_def_defaults(store):
         "partitioner.class": "default",
         "directory.delim": "/",
         "file.delim": "+",
+        "rotate.interval.ms": -1,
         "behavior.on.null.values": "fail",
     }
 

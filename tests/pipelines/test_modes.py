@@ -9,7 +9,6 @@ import time
 
 import pyarrow.parquet as pq
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
 from pipelines.config.errors import ConfigError
 from pipelines.dev_prism import prism_args
@@ -43,24 +42,6 @@ def test_micro_batches_repeat_until_stopped():
     assert micro_batches(lambda: None, 0.0, threading.Event(), max_runs=4) == 4
 
 
-def _committed(servers, group, topic):
-    consumer = Consumer({"bootstrap.servers": servers, "group.id": group})
-    try:
-        return consumer.committed([TopicPartition(topic, 0)], timeout=10)[0].offset
-    finally:
-        consumer.close()
-
-
-def _wait_committed(servers, group, topic, offset, proc, timeout=90):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _committed(servers, group, topic) == offset:
-            return
-        assert proc.poll() is None, "micro-batch run ended early"
-        time.sleep(0.3)
-    raise AssertionError("offset %d was not committed within %ds" % (offset, timeout))
-
-
 def test_micro_batch_mode_picks_up_new_records_and_stops_cleanly_on_sigterm(kafka, tmp_path):
     topic = kafka.topic(partitions=1)
     kafka.produce(topic, [(None, json.dumps({"n": i}).encode()) for i in range(30)], partition=0)
@@ -76,10 +57,10 @@ def test_micro_batch_mode_picks_up_new_records_and_stops_cleanly_on_sigterm(kafk
         cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT}, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
     try:
-        _wait_committed(kafka.servers, "connect-mb-" + topic, topic, 30, proc)
+        kafka.wait_committed("connect-mb-" + topic, topic, {0: 30}, proc)
         kafka.produce(topic, [(None, json.dumps({"n": i}).encode()) for i in range(30, 50)],
                       partition=0)
-        _wait_committed(kafka.servers, "connect-mb-" + topic, topic, 50, proc)
+        kafka.wait_committed("connect-mb-" + topic, topic, {0: 50}, proc)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     finally:
@@ -122,25 +103,6 @@ def _stop(proc):
     assert proc.returncode == 0, err[-3000:]
 
 
-def _committed_all(servers, group, topic, partitions):
-    consumer = Consumer({"bootstrap.servers": servers, "group.id": group})
-    try:
-        tps = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
-    finally:
-        consumer.close()
-    return {tp.partition: tp.offset for tp in tps}
-
-
-def _wait_all(kafka, group, topic, expected, proc, timeout=90):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _committed_all(kafka.servers, group, topic, len(expected)) == expected:
-            return
-        assert proc.poll() is None, "streaming run ended early: " + proc.stderr.read()[-3000:]
-        time.sleep(0.3)
-    raise AssertionError("offsets %r were not committed within %ds" % (expected, timeout))
-
-
 @pytest.mark.parametrize("runner", ["DirectRunner", "PrismRunner"])
 def test_streaming_mode_closes_files_by_count_and_record_time_and_resumes_after_restart(
         kafka, tmp_path, runner, prism):
@@ -162,15 +124,15 @@ def test_streaming_mode_closes_files_by_count_and_record_time_and_resumes_after_
         "format.class": "parquet", "flush.size": "5", "rotate.interval.ms": "3000"}))
 
     proc = _streaming(kafka, config, runner_args)
-    _wait_all(kafka, group, topic, {0: 12, 1: 10}, proc)
+    kafka.wait_committed(group, topic, {0: 12, 1: 10}, proc)
     _produce_at(kafka, topic, 1, [(i, base) for i in range(12, 15)])
-    _wait_all(kafka, group, topic, {0: 12, 1: 15}, proc)
+    kafka.wait_committed(group, topic, {0: 12, 1: 15}, proc)
     _stop(proc)
 
     # restarted, it reads the open window again from the committed offset
     _produce_at(kafka, topic, 0, [(i, base + 1000 * i) for i in range(13, 16)])
     proc = _streaming(kafka, config, runner_args)
-    _wait_all(kafka, group, topic, {0: 15, 1: 15}, proc)
+    kafka.wait_committed(group, topic, {0: 15, 1: 15}, proc)
     _stop(proc)
 
     out = tmp_path / "out" / "topics" / topic

@@ -9,7 +9,6 @@ import sys
 import time
 
 import pyarrow.parquet as pq
-from confluent_kafka import Consumer, TopicPartition
 
 from pipelines.cli import main
 from pipelines.config.connector import parse_connector_config
@@ -37,15 +36,6 @@ def _config(topic, servers, store, **overrides):
 def _run(raw, servers, **options):
     config = parse_connector_config(raw, bootstrap_servers=servers)
     return run_connector(config, RunOptions(**options))
-
-
-def _committed(servers, group, topic, partitions):
-    consumer = Consumer({"bootstrap.servers": servers, "group.id": group})
-    try:
-        tps = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
-    finally:
-        consumer.close()
-    return {tp.partition: tp.offset for tp in tps}
 
 
 def _files(store, topic):
@@ -88,7 +78,7 @@ def test_backfill_writes_confluent_layout_commits_and_reruns_idempotently(kafka,
     assert [r["id"] for r in rows] == ["0-%d" % i for i in range(25)] + ["1-%d" % i for i in range(10)]
     # schemaless values with a field only some records have: the field is kept, null elsewhere
     assert rows[7]["extra"] == "x7" and rows[8]["extra"] is None
-    assert _committed(kafka.servers, "connect-it-%s" % topic, topic, 3) == {0: 25, 1: 10, 2: 0}
+    assert kafka.committed("connect-it-%s" % topic, topic, 3) == {0: 25, 1: 10, 2: 0}
     assert result.records_read == 35 and result.files_written == 4
 
     mtimes = {f: os.stat(os.path.join(tmp_path, f)).st_mtime_ns for f in _files(tmp_path, topic)}
@@ -102,7 +92,7 @@ def test_backfill_writes_confluent_layout_commits_and_reruns_idempotently(kafka,
     assert new == {"topics/%s/partition=1/%s+1+0000000010.snappy.parquet" % (topic, topic)}
     assert [r["id"] for r in pq.read_table(os.path.join(tmp_path, new.pop())).to_pylist()] == [
         "1-10", "1-11", "1-12", "1-13"]
-    assert _committed(kafka.servers, "connect-it-%s" % topic, topic, 3) == {0: 25, 1: 14, 2: 0}
+    assert kafka.committed("connect-it-%s" % topic, topic, 3) == {0: 25, 1: 14, 2: 0}
 
 
 def test_json_lines_with_connect_schemas_and_max_records(kafka, tmp_path):
@@ -125,7 +115,7 @@ def test_json_lines_with_connect_schemas_and_max_records(kafka, tmp_path):
     lines = [json.loads(line) for f in files for line in open(os.path.join(tmp_path, f))]
     assert lines == [{"id": i, "day": "2022-%s" % d} for i, d in
                      enumerate(["01-08", "01-09", "01-10", "01-11", "01-12"])]
-    assert _committed(kafka.servers, "connect-it-%s" % topic, topic, 1) == {0: 5}
+    assert kafka.committed("connect-it-%s" % topic, topic, 1) == {0: 5}
 
 
 def test_poison_record_stops_the_run_naming_it_and_commits_nothing(kafka, tmp_path, capsys):
@@ -140,7 +130,7 @@ def test_poison_record_stops_the_run_naming_it_and_commits_nothing(kafka, tmp_pa
     assert code == 1
     err = capsys.readouterr().err
     assert "value.converter failed on record topic=%s partition=0 offset=5" % topic in err
-    assert _committed(kafka.servers, "connect-it-%s" % topic, topic, 1) == {0: -1001}
+    assert kafka.committed("connect-it-%s" % topic, topic, 1) == {0: -1001}
 
 
 def test_missing_topic_and_unreachable_broker_are_clear_errors(kafka, tmp_path, capsys):
@@ -185,7 +175,7 @@ def test_killed_run_then_rerun_leaves_every_record_exactly_once(kafka, tmp_path)
     proc.wait()
     written_before = len(_files(tmp_path / "out", topic))
     assert 3 <= written_before <= 120
-    assert _committed(kafka.servers, "connect-%s" % json.loads(config.read_text())["name"], topic,
+    assert kafka.committed("connect-%s" % json.loads(config.read_text())["name"], topic,
                       2) == {0: -1001, 1: -1001}
 
     rerun = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
@@ -196,7 +186,7 @@ def test_killed_run_then_rerun_leaves_every_record_exactly_once(kafka, tmp_path)
     assert not [f for f in glob.glob(str(tmp_path / "out" / "**" / ".*"), recursive=True)]
     ids = [r["id"] for r in _rows(tmp_path / "out", topic)]
     assert len(ids) == len(set(ids)) == 2 * per_partition
-    assert _committed(kafka.servers, "connect-%s" % json.loads(config.read_text())["name"], topic,
+    assert kafka.committed("connect-%s" % json.loads(config.read_text())["name"], topic,
                       2) == {0: per_partition, 1: per_partition}
 
 

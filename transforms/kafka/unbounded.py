@@ -104,16 +104,22 @@ class _StreamPartitionFn(beam.DoFn):
         counter = Metrics.counter("beamconnect", "read/%s/%d" % (topic, partition))
         buf = _Buffer(topic, partition, start)
         idle_since = time.monotonic()
+        caught_up = False  # the consumer reported the end of the partition since the last record
         while True:
             messages = consumer.consume(num_messages=FETCH_BATCH, timeout=0.2)
-            messages, _ = _split_errors(messages, topic, partition)
+            messages, eof = _split_errors(messages, topic, partition)
             messages = [m for m in messages if m.partition() == partition and m.topic() == topic]
             if not messages:
-                if time.monotonic() - idle_since >= self._idle_seconds:
+                if eof is not None and not caught_up:
+                    caught_up, idle_since = True, time.monotonic()
+                # Only a partition that is at its end and stays there is idle; a slow first fetch
+                # (a loaded broker) must not make the reader defer before it ever reads.
+                if caught_up and time.monotonic() - idle_since >= self._idle_seconds:
                     self._advance_idle(watermark, buf)
                     tracker.defer_remainder(Duration(seconds=self._idle_seconds))
                     return
                 continue
+            caught_up = eof is not None
             idle_since = time.monotonic()
             stamps = [s[1] for s in map(_TIMESTAMP, messages)]
             i = 0
