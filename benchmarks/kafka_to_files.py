@@ -3,8 +3,9 @@
 Produces N (default 1,000,000) ~200-byte JSON records into a 4-partition topic, then, in the same run,
 times as whole processes:
   (a) a bare confluent-kafka consumer reading every record (``consume(10000)`` loop): the ceiling;
-  (b) ``python -m pipelines run`` writing them as Parquet on DirectRunner.
-Prints both rates in records/s, the ratio b/a, and (b)'s peak memory.
+  (b) ``python -m pipelines run`` writing them as Parquet on DirectRunner;
+  (c) with --prism, the same run on Beam's Prism runner (it rewrites the same files).
+Prints the rates in records/s, the ratios to (a), and peak memory.
 
     .venv/bin/python benchmarks/kafka_to_files.py [--records N] [--bootstrap-servers HOST:PORT]
 
@@ -94,11 +95,21 @@ def timed(cmd: list, env: dict) -> tuple:
     return wall, max(peak, before) / 1024.0, proc.stdout
 
 
+def _check_written(out: str, expected: int) -> None:
+    import pyarrow.parquet as pq
+    written = sum(pq.ParquetFile(os.path.join(d, n)).metadata.num_rows
+                  for d, _, names in os.walk(out) for n in names)
+    if written != expected:
+        raise SystemExit("beamconnect wrote %d records, expected %d" % (written, expected))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--bootstrap-servers", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
     parser.add_argument("--flush-size", type=int, default=100_000)
+    parser.add_argument("--prism", action="store_true",
+                        help="also time the run on Beam's Prism runner (built by ./dev test)")
     args = parser.parse_args()
 
     broker = None
@@ -129,11 +140,13 @@ def main() -> int:
                         "flush.size=%d\n" % (topic, topic, os.path.join(store, "out"), args.flush_size))
             run_wall, run_mem, _ = timed([sys.executable, "-m", "pipelines", "run", config,
                                           "--bootstrap-servers", servers], env)
-            import pyarrow.parquet as pq
-            written = sum(pq.ParquetFile(os.path.join(d, n)).metadata.num_rows
-                          for d, _, names in os.walk(os.path.join(store, "out")) for n in names)
-        if written != args.records:
-            raise SystemExit("beamconnect wrote %d records, expected %d" % (written, args.records))
+            _check_written(os.path.join(store, "out"), args.records)
+            if args.prism:
+                from pipelines.dev_prism import ensure_prism, prism_args
+                prism_wall, prism_mem, _ = timed(
+                    [sys.executable, "-m", "pipelines", "run", config, "--bootstrap-servers", servers,
+                     "--from", "earliest", *prism_args(ensure_prism())], env)
+                _check_written(os.path.join(store, "out"), args.records)
 
         bare_rate = args.records / bare_wall
         run_rate = args.records / run_wall
@@ -142,6 +155,10 @@ def main() -> int:
         print("(b) beamconnect -> parquet: %8.0f records/s  (%.2fs, peak %.0f MiB)"
               % (run_rate, run_wall, run_mem))
         print("ratio b/a: %.2f" % (run_rate / bare_rate))
+        if args.prism:
+            prism_rate = args.records / prism_wall
+            print("(c) same on Prism:          %8.0f records/s  (%.2fs, peak %.0f MiB)  c/a: %.2f"
+                  % (prism_rate, prism_wall, prism_mem, prism_rate / bare_rate))
     finally:
         if broker is not None:
             broker.stop()
