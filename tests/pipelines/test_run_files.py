@@ -9,9 +9,11 @@ import sys
 import time
 
 import pyarrow.parquet as pq
+import pytest
 
 from pipelines.cli import main
 from pipelines.config.connector import parse_connector_config
+from pipelines.dev_prism import prism_args
 from pipelines.run import RunOptions, run_connector
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -152,7 +154,11 @@ def test_invalid_config_exits_2_with_did_you_mean(tmp_path, capsys):
     assert "did you mean 'flush.size'?" in capsys.readouterr().err
 
 
-def test_killed_run_then_rerun_leaves_every_record_exactly_once(kafka, tmp_path):
+@pytest.mark.parametrize("runner", ["DirectRunner", "PrismRunner"])
+def test_killed_run_then_rerun_leaves_every_record_exactly_once(kafka, tmp_path, runner, request):
+    """SIGKILL the whole run (its process group, a Prism job server too) mid-write, then rerun."""
+    runner_args = (prism_args(request.getfixturevalue("prism")) if runner == "PrismRunner"
+                   else ["--runner", "DirectRunner"])
     topic = kafka.topic(partitions=2)
     per_partition = 60_000
     for p in range(2):
@@ -160,18 +166,19 @@ def test_killed_run_then_rerun_leaves_every_record_exactly_once(kafka, tmp_path)
     raw = _config(topic, kafka.servers, tmp_path / "out", **{"flush.size": "1000"})
     config = tmp_path / "c.json"
     config.write_text(json.dumps({"name": raw.pop("name"), "config": raw}))
-    cmd = [sys.executable, "-m", "pipelines", "run", str(config), "--bootstrap-servers", kafka.servers]
+    cmd = [sys.executable, "-m", "pipelines", "run", str(config), "--bootstrap-servers", kafka.servers,
+           *runner_args]
     env = {**os.environ, "PYTHONPATH": ROOT}
 
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         if len(_files(tmp_path / "out", topic)) >= 3:
             break
         time.sleep(0.02)
     assert proc.poll() is None, "the run ended before it could be killed"
-    proc.send_signal(signal.SIGKILL)
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     written_before = len(_files(tmp_path / "out", topic))
     assert 3 <= written_before <= 120
