@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import importlib
 import logging
 import sys
 import threading
@@ -81,6 +82,19 @@ def parse_time(value: str) -> datetime.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
 
 
+def check_runner(beam_args: Sequence[str]) -> None:
+    """Fails early, naming the extra to install, when the chosen runner's libraries are missing."""
+    options = PipelineOptions(list(beam_args))
+    runner = options.get_all_options().get("runner") or ""
+    if runner.split(".")[-1] in ("DataflowRunner", "TestDataflowRunner"):
+        try:
+            for module in ("apitools", "google.cloud.dataflow_v1beta3"):
+                importlib.import_module(module)
+        except ImportError as exc:
+            raise ConfigError("--runner %s needs the Dataflow client libraries (%s); install them with "
+                              "pip install 'beamconnect[gcp]'" % (runner, exc.name)) from None
+
+
 def plan_run(config: ConnectorConfig, options: RunOptions) -> list:
     planner = Planner(config.consumer_config)
     topics = planner.topics(config.topics, config.topics_regex)
@@ -96,6 +110,7 @@ def run_connector(config: ConnectorConfig, options: RunOptions,
     """Plans and runs one bounded run; returns its counters and the committed offsets."""
     stream = stream or sys.stderr
     started = time.monotonic()
+    check_runner(options.beam_args)
     plans = plan_run(config, options)
     planned = sum(p.size for p in plans)
     _LOGGER.info("planned %d offsets in %d topic-partitions for group.id=%s", planned, len(plans),
@@ -147,6 +162,7 @@ def run_streaming(config: ConnectorConfig, options: RunOptions,
     that was not committed is read again by the next run. On a runner whose ``run()`` returns (portable,
     Dataflow) the pipeline is cancelled when this process is told to stop.
     """
+    check_runner(options.beam_args)
     plans = plan_run(config, options)
     _LOGGER.info("streaming %d topic-partitions for group.id=%s from offsets %s", len(plans),
                  config.group_id, ", ".join("%s/%d@%d" % (p.topic, p.partition, p.start)

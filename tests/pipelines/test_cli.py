@@ -47,3 +47,16 @@ def test_bad_arguments_exit_2_with_the_reason(tmp_path, capsys):
 def test_missing_bootstrap_servers(tmp_path, capsys):
     assert main(["validate", _config(tmp_path)]) == 2
     assert "bootstrap.servers is required" in capsys.readouterr().err
+
+
+def test_dataflow_runner_without_its_libraries_names_the_extra(monkeypatch):
+    import sys
+
+    from pipelines.run import check_runner
+
+    check_runner(["--runner", "DataflowRunner"])  # installed here: passes
+    monkeypatch.setitem(sys.modules, "apitools", None)
+    with pytest.raises(ConfigError, match=re.escape(
+            "--runner DataflowRunner needs the Dataflow client libraries (apitools); install them "
+            "with pip install 'beamconnect[gcp]'")):
+        check_runner(["--runner", "DataflowRunner"])
