@@ -9,6 +9,7 @@ from typing import Any, Mapping, Optional
 
 from confluent_kafka import Consumer, KafkaException
 
+from pipelines.config.consumer import translate
 from pipelines.config.definitions import NO_DEFAULT, ConfigDef, ConfigKey, check_unknown
 from pipelines.config.errors import ConfigError
 from transforms.converters import Converter, make_converter
@@ -128,7 +129,7 @@ def parse_connector_config(raw: Mapping[str, str], *,
                               % (regex, exc)) from None
     warnings = tuple("%s is accepted but has no effect here: %s" % (k, why)
                      for k, why in {**IGNORED, **sink.ignored_keys}.items() if k in raw)
-    consumer = _consumer_config(raw, common, bootstrap_servers)
+    consumer, consumer_warnings = _consumer_config(raw, common, bootstrap_servers)
     return ConnectorConfig(
         name=common["name"],
         connector_class=raw["connector.class"].strip(),
@@ -142,7 +143,7 @@ def parse_connector_config(raw: Mapping[str, str], *,
                                        _sub_keys(raw, "value.converter.")),
         consumer_config=consumer,
         auto_offset_reset=consumer.pop("auto.offset.reset", "earliest"),
-        warnings=warnings,
+        warnings=warnings + tuple(consumer_warnings),
     )
 
 
@@ -150,8 +151,9 @@ def _sub_keys(raw: Mapping[str, str], prefix: str) -> dict:
     return {k[len(prefix):]: v for k, v in raw.items() if k.startswith(prefix)}
 
 
-def _consumer_config(raw, common, bootstrap_servers) -> dict:
-    overrides = {k: v.strip() for k, v in _sub_keys(raw, "consumer.override.").items()}
+def _consumer_config(raw, common, bootstrap_servers) -> tuple:
+    overrides, warnings = translate(
+        {k: v.strip() for k, v in _sub_keys(raw, "consumer.override.").items()})
     servers = bootstrap_servers or overrides.pop("bootstrap.servers", None) or common["bootstrap.servers"]
     if not servers:
         raise ConfigError("bootstrap.servers is required: set it in the config or pass "
@@ -168,7 +170,7 @@ def _consumer_config(raw, common, bootstrap_servers) -> dict:
         Consumer({**config, "log_level": 0}).close()
     except (KafkaException, ValueError, TypeError) as exc:
         raise _consumer_error(exc, overrides) from None
-    return {**config, "auto.offset.reset": reset}
+    return {**config, "auto.offset.reset": reset}, warnings
 
 
 def _consumer_error(exc: Exception, overrides: Mapping[str, str]) -> ConfigError:
