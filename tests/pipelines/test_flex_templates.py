@@ -1,6 +1,8 @@
 import json
 import os
 import re
+import subprocess
+import sys
 
 import pyarrow.parquet as pq
 import pytest
@@ -8,6 +10,7 @@ import pytest
 from pipelines import flex, templates
 from pipelines.cli import main
 from pipelines.config.errors import ConfigError
+from pipelines.dev_prism import prism_args
 from sinks.files.config import CONFIG_DEF
 
 FILES = os.path.join(templates.TEMPLATES_DIR, "files")
@@ -98,3 +101,22 @@ def test_flex_entry_point_reports_a_bad_parameter(tmp_path, monkeypatch, capsys)
     monkeypatch.setenv("BEAMCONNECT_TEMPLATE", FILES)
     assert flex.main(["--name=x", "--store_url=/x", "--format_class=parquet"]) == 2
     assert "template parameter 'flush_size' is required" in capsys.readouterr().err
+
+
+def test_launch_generic_template_on_prism(kafka, tmp_path, prism):
+    topic = _produce(kafka, 6)
+    config = {"name": "gen-prism-" + topic, "connector.class": "files", "topics": topic,
+              "value.converter": "JsonConverter", "value.converter.schemas.enable": "false",
+              "key.converter": "StringConverter", "store.url": str(tmp_path), "format.class": "json",
+              "flush.size": "4"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines", "launch", GENERIC, "--parameters",
+         "^|^connector_config=%s|bootstrap_servers=%s" % (json.dumps(config), kafka.servers),
+         *prism_args(prism)],
+        cwd=templates.ROOT, env={**os.environ, "PYTHONPATH": templates.ROOT}, capture_output=True,
+        text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = []
+    for d, _, names in os.walk(tmp_path):
+        rows += [json.loads(line) for n in names for line in open(os.path.join(d, n))]
+    assert sorted((r["p"], r["i"]) for r in rows) == [(p, i) for p in range(2) for i in range(6)]
