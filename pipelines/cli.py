@@ -86,9 +86,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 130
     except Exception as exc:  # a runner wraps errors raised in workers; find ours inside
         inner = _find_ours(exc)
-        if inner is None:
+        if inner is not None:
+            return _fail(inner)
+        if args.verbose:
             raise
-        return _fail(inner)
+        _LOGGER.debug("run failed", exc_info=True)
+        last = [line for line in str(exc).strip().splitlines() if line.strip()]
+        print("beamconnect: error: %s: %s (run with -v for the traceback); nothing was committed "
+              "for the failed run" % (type(exc).__name__, last[-1] if last else ""), file=sys.stderr)
+        return 1
 
 
 def launch(template_dir: str, parameters, beam_args: Sequence[str]) -> int:

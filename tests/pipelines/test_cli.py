@@ -60,3 +60,16 @@ def test_dataflow_runner_without_its_libraries_names_the_extra(monkeypatch):
             "--runner DataflowRunner needs the Dataflow client libraries (apitools); install them "
             "with pip install 'beamconnect[gcp]'")):
         check_runner(["--runner", "DataflowRunner"])
+
+
+def test_unexpected_errors_are_one_paragraph_and_exit_1(tmp_path, capsys, monkeypatch):
+    import pipelines.run
+
+    def broken(config, options):
+        raise RuntimeError("worker lost\nsomething deep went wrong")
+
+    monkeypatch.setattr(pipelines.run, "run_connector", broken)
+    assert main(["run", _config(tmp_path), "--bootstrap-servers", "127.0.0.1:9092"]) == 1
+    err = capsys.readouterr().err
+    assert "beamconnect: error: RuntimeError: something deep went wrong (run with -v" in err
+    assert "Traceback" not in err
