@@ -32,7 +32,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: ConnectorConfig,
     consumer_config = {k: v for k, v in config.consumer_config.items() if k != "auto.offset.reset"}
     converted = (
         pipeline
-        | "ReadFromKafka" >> ReadFromKafka(plans, consumer_config, sink.bundle_offsets(sink_config))
+        | "ReadFromKafka" >> ReadFromKafka(plans, consumer_config, sink.windows(sink_config).size)
         | "ConvertRecords" >> ConvertRecords(config.key_converter, config.value_converter))
     failed = converted.failed
     _ = failed | "StopOnFailure" >> StopOnFailure()
@@ -47,14 +47,15 @@ def build_streaming_pipeline(pipeline: beam.Pipeline, config: ConnectorConfig,
     """Streaming: an unbounded read from each plan's start; each file is committed once written."""
     sink, sink_config = config.sink, config.sink_config
     consumer_config = {k: v for k, v in config.consumer_config.items() if k != "auto.offset.reset"}
-    flush_size, rotate_ms = sink.stream_windows(sink_config)
+    windows = sink.windows(sink_config)
     converted = (
         pipeline
-        | "ReadFromKafka" >> ReadFromKafkaUnbounded(plans, consumer_config, flush_size, rotate_ms)
+        | "ReadFromKafka" >> ReadFromKafkaUnbounded(plans, consumer_config, windows.size,
+                                                      windows.rotate_ms)
         | "ConvertRecords" >> ConvertRecords(config.key_converter, config.value_converter,
                                              stop_on_failure=True))
     failed = converted.failed
     _ = failed | "StopOnFailure" >> StopOnFailure()
-    written = converted.converted | "Write" >> sink.write_each(sink_config)
+    written = converted.converted | "Write" >> sink.write(sink_config, None)
     committed = written | "CommitOffsets" >> CommitEachWrite(consumer_config)
     return Built(written=written, failed=failed, committed=committed)

@@ -7,11 +7,27 @@ connector config names it with ``connector.class``; :data:`sinks.SINKS` maps eve
 from __future__ import annotations
 
 import abc
-from typing import Any, ClassVar, Mapping, Sequence
+import dataclasses
+from typing import Any, ClassVar, Mapping, Optional, Sequence
 
 import apache_beam as beam
 
 from pipelines.config.definitions import ConfigDef
+
+
+@dataclasses.dataclass(frozen=True)
+class Windows:
+    """How the Kafka read cuts a partition into the bundles a sink writes as one unit.
+
+    Attributes:
+      size: Bounded runs: offsets per window (aligned to the run's start). Streaming: records per
+        window at most.
+      rotate_ms: Streaming: a window also ends before the first record this many ms (record time)
+        past its first record; -1 for never.
+    """
+
+    size: int
+    rotate_ms: int = -1
 
 
 class Sink(abc.ABC):
@@ -31,17 +47,13 @@ class Sink(abc.ABC):
         """Builds the sink's frozen config from parsed values; raises ConfigError on conflicts."""
 
     @abc.abstractmethod
-    def bundle_offsets(self, config: Any) -> int:
-        """Width, in offsets, of the windows the source should emit (``flush.size`` for files)."""
+    def windows(self, config: Any) -> Windows:
+        """How the source should cut partitions into bundles for this sink."""
 
     @abc.abstractmethod
-    def write(self, config: Any, plans: Sequence) -> beam.PTransform:
-        """The transform from converted bundles to write results; safe to replay."""
+    def write(self, config: Any, plans: Optional[Sequence]) -> beam.PTransform:
+        """The transform from converted bundles to write results, one per bundle; safe to replay.
 
-    @abc.abstractmethod
-    def stream_windows(self, config: Any) -> tuple:
-        """``(records per window, rotate ms or -1)`` for the unbounded read."""
-
-    @abc.abstractmethod
-    def write_each(self, config: Any) -> beam.PTransform:
-        """Streaming: writes each converted bundle as it comes, one write result each."""
+        ``plans`` are a bounded run's partition plans (for end-of-run work such as removing what a
+        killed run left); None in streaming, where each bundle is written and committed on its own.
+        """

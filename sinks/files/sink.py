@@ -7,6 +7,10 @@ and the config. A replayed window rewrites the same name with the same records; 
 temporary name and renamed into place. After every write, files of uncommitted offsets that this run did
 not write (left by a killed run that planned further) and stray temporary files are removed, so a rerun
 converges to exactly what a clean run writes.
+
+In streaming mode windows are cut by the data instead (``flush.size`` records, or ``rotate.interval.ms``
+of record time) from the committed offset on; each file's offsets are committed once it is in place,
+and a replayed window rewrites the same name with the same records.
 """
 
 from __future__ import annotations
@@ -14,13 +18,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import apache_beam as beam
 import pyarrow.compute as pc
 from apache_beam.metrics import Metrics
 
-from sinks.base import Sink
+from sinks.base import Sink, Windows
 from sinks.files.config import CONFIG_DEF, IGNORED_KEYS, FilesSinkConfig
 from sinks.files.naming import file_name, parse_file_name, parse_temp_name
 from transforms.errors import RecordError
@@ -143,14 +147,8 @@ class FilesSink(Sink):
     def parse(self, values: Mapping[str, Any]) -> FilesSinkConfig:
         return FilesSinkConfig.from_values(values)
 
-    def bundle_offsets(self, config: FilesSinkConfig) -> int:
-        return config.flush_size
+    def windows(self, config: FilesSinkConfig) -> Windows:
+        return Windows(config.flush_size, config.rotate_interval_ms)
 
-    def write(self, config: FilesSinkConfig, plans: Sequence) -> beam.PTransform:
-        return WriteToFiles(config, plans)
-
-    def stream_windows(self, config: FilesSinkConfig) -> tuple:
-        return config.flush_size, config.rotate_interval_ms
-
-    def write_each(self, config: FilesSinkConfig) -> beam.PTransform:
-        return WriteEachToFiles(config)
+    def write(self, config: FilesSinkConfig, plans: Optional[Sequence]) -> beam.PTransform:
+        return WriteEachToFiles(config) if plans is None else WriteToFiles(config, plans)
