@@ -162,6 +162,10 @@ def _consumer_config(raw, common, bootstrap_servers) -> tuple:
     if reset not in ("earliest", "latest", "none"):
         raise ConfigError("consumer.override.auto.offset.reset must be one of 'earliest', 'latest', "
                           "'none', got %r" % raw["consumer.override.auto.offset.reset"])
+    for key in ("enable.auto.commit", "enable.auto.offset.store"):
+        if overrides.get(key, "false").lower() != "false":
+            raise ConfigError("consumer.override.%s must be false: offsets are committed only after the "
+                              "sink has written, got %r" % (key, overrides[key]))
     if "group.id" in overrides and not overrides["group.id"]:
         raise ConfigError("consumer.override.group.id must not be empty, got ''")
     config = {"group.id": "connect-%s" % common["name"], **overrides,

@@ -406,7 +406,7 @@ def test_consumer_override_unknown_property(store):
 
 @pytest.mark.parametrize("key, value", [
     ("isolation.level", "bogus"),
-    ("enable.auto.commit", "maybe"),
+    ("check.crcs", "maybe"),
     ("fetch.min.bytes", "lots"),
 ])
 def test_consumer_override_bad_value(store, key, value):

@@ -60,3 +60,13 @@ def test_java_only_keys_are_accepted_with_a_warning():
     assert "max.poll.interval.ms" not in config.consumer_config
     assert [w.split(" is accepted")[0] for w in config.warnings] == [
         "consumer.override.max.poll.interval.ms", "consumer.override.key.deserializer"]
+
+
+def test_auto_commit_cannot_be_turned_on():
+    with pytest.raises(ConfigError, match=re.escape(
+            "consumer.override.enable.auto.commit must be false: offsets are committed only after the "
+            "sink has written, got 'true'")):
+        parse_connector_config({
+            "name": "c", "connector.class": "files", "topics": "a", "store.url": "/tmp/x",
+            "format.class": "parquet", "flush.size": "10",
+            "consumer.override.enable.auto.commit": "true"}, bootstrap_servers="127.0.0.1:9092")

@@ -1,7 +1,7 @@
 """``ReadFromKafka``: a bounded read of planned topic-partitions, as a splittable DoFn on confluent-kafka.
 
 Each :class:`~transforms.kafka.planning.PartitionPlan` becomes one restriction. The reader ``assign``s
-(never ``subscribe``s) its partition, fetches in batches of up to ``fetch.batch`` records, claims each batch
+(never ``subscribe``s) its partition, fetches in batches of up to ``FETCH_BATCH`` records, claims each batch
 with one ``try_claim`` of its last offset and emits one :class:`~transforms.records.KafkaBundle` per
 window of ``bundle_offsets`` offsets. Nothing is committed here: offsets are committed by
 :class:`~transforms.kafka.commit.CommitOffsets` once the sink has written.
@@ -29,10 +29,8 @@ from transforms.records import KafkaBundle
 
 _LOGGER = logging.getLogger(__name__)
 
-# Settings under the reader's control; users may override all but the last group with consumer.override.*.
+# Reader settings that consumer.override.* may change.
 READER_DEFAULTS = {
-    "enable.auto.commit": "false",
-    "enable.auto.offset.store": "false",
     "auto.offset.reset": "earliest",
     "isolation.level": "read_uncommitted",  # the Java consumer's default, as Kafka Connect runs it
     # librdkafka waits 1 s before refetching while its queue is full; with a DoFn working between polls
@@ -40,7 +38,10 @@ READER_DEFAULTS = {
     "fetch.queue.backoff.ms": "10",
     "queued.min.messages": "200000",
 }
-READER_FIXED = {"enable.partition.eof": "true"}
+# Reader settings that always apply: offsets are committed only after the sink has written, and the
+# reader needs to see the end of a partition.
+READER_FIXED = {"enable.auto.commit": "false", "enable.auto.offset.store": "false",
+                "enable.partition.eof": "true"}
 FETCH_BATCH = 10_000
 # Unbound methods, mapped over a fetched batch at C speed.
 _OFFSET, _ERROR, _KEY, _VALUE = Message.offset, Message.error, Message.key, Message.value
