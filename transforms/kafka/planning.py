@@ -117,6 +117,14 @@ class Planner:
                             "no committed offset for topic=%s partition=%d and auto.offset.reset=none"
                             % tp)
                     begin[tp] = fallback[tp]
+                elif c > latest[tp]:  # out of range (the topic was recreated): reset, as Kafka does
+                    if reset == "none":
+                        raise BeamConnectError(
+                            "committed offset %d of topic=%s partition=%d is past the end (%d) and "
+                            "auto.offset.reset=none" % (c, tp[0], tp[1], latest[tp]))
+                    _LOGGER.warning("committed offset %d of topic=%s partition=%d is past the end "
+                                    "(%d); starting from %s", c, tp[0], tp[1], latest[tp], reset)
+                    begin[tp] = fallback[tp]
                 else:  # committed offsets below the log start were deleted by retention
                     begin[tp] = max(c, earliest[tp])
         plans = [PartitionPlan(t, p, min(begin[(t, p)], end[(t, p)]), end[(t, p)], committed.get((t, p)))

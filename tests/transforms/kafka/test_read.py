@@ -82,3 +82,20 @@ def test_topics_regex_selects_whole_names(kafka):
     planner = Planner({"bootstrap.servers": kafka.servers, "group.id": "g"})
     assert planner.topics(regex=prefix[:-3] + "...") == {prefix: 1}
     assert planner.topics(regex=prefix[:-3]) == {}
+
+
+def test_a_committed_offset_past_the_end_resets_as_kafka_does(kafka):
+    from confluent_kafka import Consumer, TopicPartition
+
+    topic = kafka.topic(partitions=1)
+    kafka.produce(topic, [(None, b"x")] * 10, partition=0)
+    group = "g-" + topic
+    consumer = Consumer({"bootstrap.servers": kafka.servers, "group.id": group})
+    consumer.commit(offsets=[TopicPartition(topic, 0, 500)], asynchronous=False)
+    consumer.close()
+    planner = Planner({"bootstrap.servers": kafka.servers, "group.id": group})
+
+    plan, = planner.plan({topic: 1})
+    assert (plan.start, plan.end, plan.committed) == (0, 10, 500)
+    plan, = planner.plan({topic: 1}, reset="latest")
+    assert (plan.start, plan.end) == (10, 10)
