@@ -4,9 +4,10 @@ Delivery: exactly once. A window's records are the offsets ``[w, w + flush.size)
 (windows aligned to the run's planned start), so its file name,
 ``<store>/<topics.dir>/<topic>/partition=<p>/<topic>+<p>+<first offset>.<ext>``, depends only on the data
 and the config. A replayed window rewrites the same name with the same records; files are written under a
-temporary name and renamed into place. After every write, files of uncommitted offsets that this run did
-not write (left by a killed run that planned further) and stray temporary files are removed, so a rerun
-converges to exactly what a clean run writes.
+temporary name and renamed into place. After every write, files that this run did not write are removed
+if they start inside its range or past the group's committed offset (left by a killed run that planned
+further, or laid out differently), as are stray temporary files, so a rerun converges to exactly what a
+clean run writes.
 
 In streaming mode windows are cut by the data instead (``flush.size`` records, or ``rotate.interval.ms``
 of record time) from the committed offset on; each file's offsets are committed once it is in place,
@@ -83,22 +84,33 @@ class _WriteFileFn(beam.DoFn):
 class _RemoveStaleFn(beam.DoFn):
     """Deletes files of uncommitted offsets that this run did not write, and stray temporary files."""
 
-    def __init__(self, config: FilesSinkConfig, starts: Mapping[tuple, int]):
+    def __init__(self, config: FilesSinkConfig, plans: Sequence):
         self._config = config
-        self._starts = dict(starts)
+        self._plans = {(p.topic, p.partition): p for p in plans}
+
+    def _stale(self, topic: str, partition: int, offset: int) -> bool:
+        """A file of this run's range it did not write, or one past the group's committed offset.
+
+        Files before the plan's start, and committed files past its end (a reset after the topic was
+        recreated), are never touched.
+        """
+        plan = self._plans.get((topic, partition))
+        if plan is None or offset < plan.start:
+            return False
+        return offset < plan.end or plan.committed is None or offset >= plan.committed
 
     def process(self, written: Sequence[FileWritten]):
         cfg = self._config
         keep = {w.path for w in written}
-        for topic in sorted({t for t, _ in self._starts}):
+        for topic in sorted({t for t, _ in self._plans}):
             for path in cfg.storage.walk(cfg.storage.path(cfg.topics_dir, topic)):
                 base = os.path.basename(path)
                 parsed = parse_file_name(base, delim=cfg.file_delim)
                 stale = (parsed is not None and parsed.topic == topic
                          and parsed.extension == cfg.format.extension and path not in keep
-                         and parsed.offset >= self._starts.get((topic, parsed.partition), 1 << 62))
+                         and self._stale(topic, parsed.partition, parsed.offset))
                 temp = parse_temp_name(base, delim=cfg.file_delim)
-                if temp is not None and (topic, temp.partition) not in self._starts:
+                if temp is not None and (topic, temp.partition) not in self._plans:
                     temp = None
                 if stale or temp is not None:
                     _LOGGER.info("removing %s, left by an earlier run that did not commit", path)
@@ -118,13 +130,13 @@ class WriteToFiles(beam.PTransform):
     def __init__(self, config: FilesSinkConfig, plans: Sequence):
         super().__init__()
         self._config = config
-        self._starts = {(p.topic, p.partition): p.start for p in plans}
+        self._plans = list(plans)
 
     def expand(self, bundles):
         return (bundles
                 | "WriteFiles" >> beam.ParDo(_WriteFileFn(self._config))
                 | "CollectWritten" >> beam.combiners.ToList()
-                | "RemoveStaleFiles" >> beam.ParDo(_RemoveStaleFn(self._config, self._starts)))
+                | "RemoveStaleFiles" >> beam.ParDo(_RemoveStaleFn(self._config, self._plans)))
 
 
 class WriteEachToFiles(beam.PTransform):
