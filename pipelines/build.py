@@ -28,8 +28,7 @@ class Built:
 def build_pipeline(pipeline: beam.Pipeline, config: ConnectorConfig,
                    plans: Sequence[PartitionPlan]) -> Built:
     """Adds the connector's steps to ``pipeline`` for the planned partitions."""
-    sink, sink_config = config.sink, config.sink_config
-    consumer_config = {k: v for k, v in config.consumer_config.items() if k != "auto.offset.reset"}
+    sink, sink_config, consumer_config = config.sink, config.sink_config, config.consumer_config
     converted = (
         pipeline
         | "ReadFromKafka" >> ReadFromKafka(plans, consumer_config, sink.windows(sink_config).size)
@@ -44,9 +43,12 @@ def build_pipeline(pipeline: beam.Pipeline, config: ConnectorConfig,
 
 def build_streaming_pipeline(pipeline: beam.Pipeline, config: ConnectorConfig,
                              plans: Sequence[PartitionPlan]) -> Built:
-    """Streaming: an unbounded read from each plan's start; each file is committed once written."""
-    sink, sink_config = config.sink, config.sink_config
-    consumer_config = {k: v for k, v in config.consumer_config.items() if k != "auto.offset.reset"}
+    """Streaming: an unbounded read from each plan's start; each file is committed once written.
+
+    A record that fails a stage stops the pipeline inside the convert step, before anything of its
+    bundle is written or committed.
+    """
+    sink, sink_config, consumer_config = config.sink, config.sink_config, config.consumer_config
     windows = sink.windows(sink_config)
     converted = (
         pipeline
@@ -54,8 +56,6 @@ def build_streaming_pipeline(pipeline: beam.Pipeline, config: ConnectorConfig,
                                                       windows.rotate_ms)
         | "ConvertRecords" >> ConvertRecords(config.key_converter, config.value_converter,
                                              stop_on_failure=True))
-    failed = converted.failed
-    _ = failed | "StopOnFailure" >> StopOnFailure()
     written = converted.converted | "Write" >> sink.write(sink_config, None)
     committed = written | "CommitOffsets" >> CommitEachWrite(consumer_config)
-    return Built(written=written, failed=failed, committed=committed)
+    return Built(written=written, failed=converted.failed, committed=committed)

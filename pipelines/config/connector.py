@@ -129,7 +129,7 @@ def parse_connector_config(raw: Mapping[str, str], *,
                               % (regex, exc)) from None
     warnings = tuple("%s is accepted but has no effect here: %s" % (k, why)
                      for k, why in {**IGNORED, **sink.ignored_keys}.items() if k in raw)
-    consumer, consumer_warnings = _consumer_config(raw, common, bootstrap_servers)
+    consumer, reset, consumer_warnings = _consumer_config(raw, common, bootstrap_servers)
     return ConnectorConfig(
         name=common["name"],
         connector_class=raw["connector.class"].strip(),
@@ -142,7 +142,7 @@ def parse_connector_config(raw: Mapping[str, str], *,
         value_converter=make_converter("value.converter", common["value.converter"],
                                        _sub_keys(raw, "value.converter.")),
         consumer_config=consumer,
-        auto_offset_reset=consumer.pop("auto.offset.reset", "earliest"),
+        auto_offset_reset=reset,
         warnings=warnings + tuple(consumer_warnings),
     )
 
@@ -152,6 +152,7 @@ def _sub_keys(raw: Mapping[str, str], prefix: str) -> dict:
 
 
 def _consumer_config(raw, common, bootstrap_servers) -> tuple:
+    """(librdkafka settings, auto.offset.reset, warnings); the planner applies the reset itself."""
     overrides, warnings = translate(
         {k: v.strip() for k, v in _sub_keys(raw, "consumer.override.").items()})
     servers = bootstrap_servers or overrides.pop("bootstrap.servers", None) or common["bootstrap.servers"]
@@ -174,7 +175,7 @@ def _consumer_config(raw, common, bootstrap_servers) -> tuple:
         Consumer({**config, "log_level": 0}).close()
     except (KafkaException, ValueError, TypeError) as exc:
         raise _consumer_error(exc, overrides) from None
-    return {**config, "auto.offset.reset": reset}, warnings
+    return config, reset, warnings
 
 
 def _consumer_error(exc: Exception, overrides: Mapping[str, str]) -> ConfigError:

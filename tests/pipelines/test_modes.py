@@ -144,3 +144,24 @@ def test_streaming_mode_closes_files_by_count_and_record_time_and_resumes_after_
         names = sorted(os.listdir(out / ("partition=%d" % p)))
         values = [r["i"] for n in names for r in pq.read_table(out / ("partition=%d" % p) / n).to_pylist()]
         assert values == list(range(count))
+
+
+def test_streaming_stops_on_a_poison_record_without_committing_its_window(kafka, tmp_path):
+    topic = kafka.topic(partitions=1)
+    values = [json.dumps({"i": i}).encode() for i in range(5)] + [b"{oops"] + [b"{}"] * 3
+    kafka.produce(topic, [(None, v) for v in values], partition=0)
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({
+        "name": "sp-" + topic, "connector.class": "files", "topics": topic,
+        "key.converter": "StringConverter", "value.converter": "JsonConverter",
+        "value.converter.schemas.enable": "false", "store.url": str(tmp_path / "out"),
+        "format.class": "json", "flush.size": "3"}))
+
+    proc = _streaming(kafka, config, ["--runner", "DirectRunner"])
+    out, err = proc.communicate(timeout=120)
+
+    assert proc.returncode == 1
+    assert "value.converter failed on record topic=%s partition=0 offset=5" % topic in err
+    assert kafka.committed("connect-sp-" + topic, topic, 1) == {0: 3}
+    assert os.listdir(tmp_path / "out" / "topics" / topic / "partition=0") == [
+        "%s+0+0000000000.json" % topic]
