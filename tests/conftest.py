@@ -5,6 +5,7 @@ The broker is the project's own launcher (Apache Kafka from Maven Central, KRaft
 """
 
 import os
+import signal
 import time
 import uuid
 
@@ -79,7 +80,10 @@ class KafkaHelper:
             time.sleep(0.3)
         output = ""
         if proc is not None:
-            proc.kill()
+            if os.getpgid(proc.pid) == proc.pid:  # started in a session of its own: end all of it
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                proc.kill()
             output = "\n" + proc.communicate()[1][-4000:]
         raise AssertionError("offsets %r were not committed within %ds (got %r)%s" % (
             expected, timeout, self.committed(group, topic, len(expected)), output))

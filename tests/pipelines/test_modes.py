@@ -85,12 +85,28 @@ def _produce_at(kafka, topic, partition, items):
     producer.flush(30)
 
 
-def _streaming(kafka, config, runner_args):
+@pytest.fixture
+def spawned():
+    """Streaming runs started by a test; any still running when it ends (a failed assertion) is killed."""
+    procs = []
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # its Prism job server too
+            proc.wait()
+
+
+def _streaming(kafka, config, runner_args, spawned):
+    spawned.append(_popen_streaming(kafka, config, runner_args))
+    return spawned[-1]
+
+
+def _popen_streaming(kafka, config, runner_args):
     return subprocess.Popen(
         [sys.executable, "-m", "pipelines", "run", str(config), "--bootstrap-servers", kafka.servers,
          "--mode", "streaming", *runner_args],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT}, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+        stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
 def _stop(proc):
@@ -105,7 +121,7 @@ def _stop(proc):
 
 @pytest.mark.parametrize("runner", ["DirectRunner", "PrismRunner"])
 def test_streaming_mode_closes_files_by_count_and_record_time_and_resumes_after_restart(
-        kafka, tmp_path, runner, prism):
+        kafka, tmp_path, runner, prism, spawned):
     """Windows close at flush.size records or rotate.interval.ms of record time; each file commits.
 
     Runs on Beam's Python DirectRunner and on Prism, Beam's portable runner with streaming support.
@@ -123,7 +139,7 @@ def test_streaming_mode_closes_files_by_count_and_record_time_and_resumes_after_
         "value.converter.schemas.enable": "false", "store.url": str(tmp_path / "out"),
         "format.class": "parquet", "flush.size": "5", "rotate.interval.ms": "3000"}))
 
-    proc = _streaming(kafka, config, runner_args)
+    proc = _streaming(kafka, config, runner_args, spawned)
     kafka.wait_committed(group, topic, {0: 12, 1: 10}, proc)
     _produce_at(kafka, topic, 1, [(i, base) for i in range(12, 15)])
     kafka.wait_committed(group, topic, {0: 12, 1: 15}, proc)
@@ -131,7 +147,7 @@ def test_streaming_mode_closes_files_by_count_and_record_time_and_resumes_after_
 
     # restarted, it reads the open window again from the committed offset
     _produce_at(kafka, topic, 0, [(i, base + 1000 * i) for i in range(13, 16)])
-    proc = _streaming(kafka, config, runner_args)
+    proc = _streaming(kafka, config, runner_args, spawned)
     kafka.wait_committed(group, topic, {0: 15, 1: 15}, proc)
     _stop(proc)
 
@@ -146,7 +162,7 @@ def test_streaming_mode_closes_files_by_count_and_record_time_and_resumes_after_
         assert values == list(range(count))
 
 
-def test_streaming_stops_on_a_poison_record_without_committing_its_window(kafka, tmp_path):
+def test_streaming_stops_on_a_poison_record_without_committing_its_window(kafka, tmp_path, spawned):
     topic = kafka.topic(partitions=1)
     values = [json.dumps({"i": i}).encode() for i in range(5)] + [b"{oops"] + [b"{}"] * 3
     kafka.produce(topic, [(None, v) for v in values], partition=0)
@@ -157,7 +173,7 @@ def test_streaming_stops_on_a_poison_record_without_committing_its_window(kafka,
         "value.converter.schemas.enable": "false", "store.url": str(tmp_path / "out"),
         "format.class": "json", "flush.size": "3"}))
 
-    proc = _streaming(kafka, config, ["--runner", "DirectRunner"])
+    proc = _streaming(kafka, config, ["--runner", "DirectRunner"], spawned)
     out, err = proc.communicate(timeout=120)
 
     assert proc.returncode == 1
