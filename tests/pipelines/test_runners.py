@@ -87,8 +87,9 @@ def _files_and_rows(store):
     return found
 
 
-def test_prism_writes_exactly_the_files_the_direct_runner_writes(kafka, tmp_path, prism):
-    """Prism schedules (and may split) the Kafka read unlike the DirectRunner; files must not change."""
+def test_prism_and_two_workers_write_exactly_the_files_one_direct_worker_writes(kafka, tmp_path, prism):
+    """Prism and two DirectRunner workers schedule (and may split) the Kafka read differently from one
+    worker; the files must not change."""
     topic = kafka.topic(partitions=3)
     for p in range(3):
         kafka.produce(topic, [(None, json.dumps({"p": p, "i": i}).encode()) for i in range(3000)],
@@ -96,7 +97,9 @@ def test_prism_writes_exactly_the_files_the_direct_runner_writes(kafka, tmp_path
     raw = {"connector.class": "files", "topics": topic, "key.converter": "StringConverter",
            "value.converter": "JsonConverter", "value.converter.schemas.enable": "false",
            "format.class": "parquet", "flush.size": "100"}
-    runs = {"direct": ["--runner", "DirectRunner"], "prism": prism_args(prism)}
+    runs = {"direct": ["--runner", "DirectRunner"], "prism": prism_args(prism),
+            "direct-2-threads": ["--runner", "DirectRunner", "--direct_num_workers", "2",
+                                 "--direct_running_mode", "multi_threading"]}
     for name, args in runs.items():
         config = tmp_path / (name + ".json")
         config.write_text(json.dumps({**raw, "name": "%s-%s" % (name, topic),
@@ -108,9 +111,10 @@ def test_prism_writes_exactly_the_files_the_direct_runner_writes(kafka, tmp_path
                               timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
 
-    direct, on_prism = _files_and_rows(tmp_path / "direct"), _files_and_rows(tmp_path / "prism")
+    direct = _files_and_rows(tmp_path / "direct")
     assert len(direct) == 90
-    assert on_prism == direct
+    assert _files_and_rows(tmp_path / "prism") == direct
+    assert _files_and_rows(tmp_path / "direct-2-threads") == direct
 
 
 def test_dataflow_job_graph_is_built_and_every_dofn_survives_pickling(tmp_path):
