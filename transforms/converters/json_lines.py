@@ -30,11 +30,14 @@ def read_objects(data: Sequence[Optional[bytes]]) -> Optional[pa.Array]:
     It applies when every non-null value starts with ``{`` and holds no newline, and Arrow reads exactly
     one row per value with nothing JSON rejects.
     """
-    present = [raw for raw in data if raw is not None]
-    if not present or not all([raw[:1] == b"{" for raw in present]):
+    present = data if None not in data else [raw for raw in data if raw is not None]
+    if not present:
         return None
     joined = b"\n".join(present)
-    if joined.count(b"\n") != len(present) - 1:
+    # Every value starts with "{" and holds no newline exactly when the joined text starts with "{" and
+    # each of its n - 1 newlines (no more) is followed by "{"; counted at C speed.
+    separators = len(present) - 1
+    if joined[:1] != b"{" or joined.count(b"\n") != separators or joined.count(b"\n{") != separators:
         return None
     try:
         array = _read_all(joined, b"\n".join(present[:_SAMPLE_SIZE]), len(present))
