@@ -61,10 +61,12 @@ class KafkaHelper:
 
     def committed(self, group: str, topic: str, partitions: int) -> dict:
         """The group's committed offset per partition (-1001 where none is committed)."""
+        from transforms.kafka.planning import retrying  # a fresh broker's coordinator needs a moment
+
         consumer = Consumer({"bootstrap.servers": self.servers, "group.id": group})
         try:
-            tps = consumer.committed([TopicPartition(topic, p) for p in range(partitions)],
-                                     timeout=10)
+            tps = retrying(lambda: consumer.committed(
+                [TopicPartition(topic, p) for p in range(partitions)], timeout=10), 30.0)
         finally:
             consumer.close()
         return {tp.partition: tp.offset for tp in tps}
