@@ -1,8 +1,6 @@
 import json
 import os
 import re
-import subprocess
-import sys
 
 import pyarrow.parquet as pq
 import pytest
@@ -11,6 +9,7 @@ from pipelines import flex, templates
 from pipelines.cli import main
 from pipelines.config.errors import ConfigError
 from pipelines.dev_prism import prism_args
+from tests.helpers import json_files_config, run_cli
 from sinks.files.config import CONFIG_DEF
 
 FILES = os.path.join(templates.TEMPLATES_DIR, "files")
@@ -105,16 +104,10 @@ def test_flex_entry_point_reports_a_bad_parameter(tmp_path, monkeypatch, capsys)
 
 def test_launch_generic_template_on_prism(kafka, tmp_path, prism):
     topic = _produce(kafka, 6)
-    config = {"name": "gen-prism-" + topic, "connector.class": "files", "topics": topic,
-              "value.converter": "JsonConverter", "value.converter.schemas.enable": "false",
-              "key.converter": "StringConverter", "store.url": str(tmp_path), "format.class": "json",
-              "flush.size": "4"}
-    done = subprocess.run(
-        [sys.executable, "-m", "pipelines", "launch", GENERIC, "--parameters",
-         "^|^connector_config=%s|bootstrap_servers=%s" % (json.dumps(config), kafka.servers),
-         *prism_args(prism)],
-        cwd=templates.ROOT, env={**os.environ, "PYTHONPATH": templates.ROOT}, capture_output=True,
-        text=True, timeout=300)
+    config = json_files_config("gen-prism-" + topic, topic, tmp_path,
+                               **{"format.class": "json", "flush.size": "4"})
+    done = run_cli("launch", GENERIC, "--parameters", "^|^connector_config=%s|bootstrap_servers=%s"
+                   % (json.dumps(config), kafka.servers), *prism_args(prism))
     assert done.returncode == 0, done.stderr[-3000:]
     rows = []
     for d, _, names in os.walk(tmp_path):

@@ -2,8 +2,6 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -13,8 +11,8 @@ import pytest
 from pipelines.config.errors import ConfigError
 from pipelines.dev_prism import prism_args
 from pipelines.modes import micro_batches, parse_interval
+from tests.helpers import json_files_config, start_cli, write_config
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_parse_interval():
@@ -45,17 +43,10 @@ def test_micro_batches_repeat_until_stopped():
 def test_micro_batch_mode_picks_up_new_records_and_stops_cleanly_on_sigterm(kafka, tmp_path):
     topic = kafka.topic(partitions=1)
     kafka.produce(topic, [(None, json.dumps({"n": i}).encode()) for i in range(30)], partition=0)
-    config = tmp_path / "c.json"
-    config.write_text(json.dumps({
-        "name": "mb-" + topic, "connector.class": "files", "topics": topic,
-        "key.converter": "StringConverter", "value.converter": "JsonConverter",
-        "value.converter.schemas.enable": "false", "store.url": str(tmp_path / "out"),
-        "format.class": "parquet", "flush.size": "25"}))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipelines", "run", str(config), "--bootstrap-servers", kafka.servers,
-         "--mode", "micro-batch", "--interval", "1s"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT}, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+    config = write_config(tmp_path / "c.json", json_files_config(
+        "mb-" + topic, topic, tmp_path / "out", **{"flush.size": "25"}))
+    proc = start_cli("run", config, "--bootstrap-servers", kafka.servers, "--mode", "micro-batch",
+                     "--interval", "1s")
     try:
         kafka.wait_committed("connect-mb-" + topic, topic, {0: 30}, proc)
         kafka.produce(topic, [(None, json.dumps({"n": i}).encode()) for i in range(30, 50)],
@@ -97,16 +88,9 @@ def spawned():
 
 
 def _streaming(kafka, config, runner_args, spawned):
-    spawned.append(_popen_streaming(kafka, config, runner_args))
+    spawned.append(start_cli("run", config, "--bootstrap-servers", kafka.servers, "--mode", "streaming",
+                             *runner_args, start_new_session=True))
     return spawned[-1]
-
-
-def _popen_streaming(kafka, config, runner_args):
-    return subprocess.Popen(
-        [sys.executable, "-m", "pipelines", "run", str(config), "--bootstrap-servers", kafka.servers,
-         "--mode", "streaming", *runner_args],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT}, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
 def _stop(proc):
@@ -132,12 +116,8 @@ def test_streaming_mode_closes_files_by_count_and_record_time_and_resumes_after_
     base = 1_767_225_600_000
     _produce_at(kafka, topic, 0, [(i, base + 1000 * i) for i in range(13)])  # by time: 3 per file
     _produce_at(kafka, topic, 1, [(i, base) for i in range(12)])             # by count: 5 per file
-    config = tmp_path / "c.json"
-    config.write_text(json.dumps({
-        "name": "st-" + topic, "connector.class": "files", "topics": topic,
-        "key.converter": "StringConverter", "value.converter": "JsonConverter",
-        "value.converter.schemas.enable": "false", "store.url": str(tmp_path / "out"),
-        "format.class": "parquet", "flush.size": "5", "rotate.interval.ms": "3000"}))
+    config = write_config(tmp_path / "c.json", json_files_config(
+        "st-" + topic, topic, tmp_path / "out", **{"flush.size": "5", "rotate.interval.ms": "3000"}))
 
     proc = _streaming(kafka, config, runner_args, spawned)
     kafka.wait_committed(group, topic, {0: 12, 1: 10}, proc)
@@ -166,12 +146,8 @@ def test_streaming_stops_on_a_poison_record_without_committing_its_window(kafka,
     topic = kafka.topic(partitions=1)
     values = [json.dumps({"i": i}).encode() for i in range(5)] + [b"{oops"] + [b"{}"] * 3
     kafka.produce(topic, [(None, v) for v in values], partition=0)
-    config = tmp_path / "c.json"
-    config.write_text(json.dumps({
-        "name": "sp-" + topic, "connector.class": "files", "topics": topic,
-        "key.converter": "StringConverter", "value.converter": "JsonConverter",
-        "value.converter.schemas.enable": "false", "store.url": str(tmp_path / "out"),
-        "format.class": "json", "flush.size": "3"}))
+    config = write_config(tmp_path / "c.json", json_files_config(
+        "sp-" + topic, topic, tmp_path / "out", **{"format.class": "json", "flush.size": "3"}))
 
     proc = _streaming(kafka, config, ["--runner", "DirectRunner"], spawned)
     out, err = proc.communicate(timeout=120)

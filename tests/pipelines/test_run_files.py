@@ -5,7 +5,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pyarrow.parquet as pq
@@ -14,9 +13,9 @@ import pytest
 from pipelines.cli import main
 from pipelines.config.connector import parse_connector_config
 from pipelines.dev_prism import prism_args
+from tests.helpers import ROOT, cli_command, cli_env
 from pipelines.run import RunOptions, run_connector
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _config(topic, servers, store, **overrides):
@@ -166,9 +165,8 @@ def test_killed_run_then_rerun_leaves_every_record_exactly_once(kafka, tmp_path,
     raw = _config(topic, kafka.servers, tmp_path / "out", **{"flush.size": "1000"})
     config = tmp_path / "c.json"
     config.write_text(json.dumps({"name": raw.pop("name"), "config": raw}))
-    cmd = [sys.executable, "-m", "pipelines", "run", str(config), "--bootstrap-servers", kafka.servers,
-           *runner_args]
-    env = {**os.environ, "PYTHONPATH": ROOT}
+    cmd = cli_command("run", config, "--bootstrap-servers", kafka.servers, *runner_args)
+    env = cli_env()
 
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)

@@ -21,10 +21,8 @@ from pipelines.build import build_pipeline
 from pipelines.cli import main
 from pipelines.config.connector import parse_connector_config
 from pipelines.dev_prism import prism_args
+from tests.helpers import ROOT, json_files_config, run_cli, write_config
 from transforms.kafka.planning import PartitionPlan
-
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _free_port():
@@ -59,12 +57,8 @@ def test_portable_runner_runs_the_connector(kafka, tmp_path, job_endpoint):
     for p in range(3):
         kafka.produce(topic, [(None, json.dumps({"p": p, "i": i}).encode()) for i in range(12)],
                       partition=p)
-    config = tmp_path / "c.json"
-    config.write_text(json.dumps({
-        "name": "portable-" + topic, "connector.class": "files", "topics": topic,
-        "key.converter": "StringConverter", "value.converter": "JsonConverter",
-        "value.converter.schemas.enable": "false", "store.url": str(tmp_path / "out"),
-        "format.class": "json", "flush.size": "10"}))
+    config = write_config(tmp_path / "c.json", json_files_config(
+        "portable-" + topic, topic, tmp_path / "out", **{"format.class": "json"}))
 
     code = main(["run", str(config), "--bootstrap-servers", kafka.servers, "--runner",
                  "PortableRunner", "--job_endpoint", job_endpoint, "--environment_type", "LOOPBACK"])
@@ -94,21 +88,14 @@ def test_prism_and_two_workers_write_exactly_the_files_one_direct_worker_writes(
     for p in range(3):
         kafka.produce(topic, [(None, json.dumps({"p": p, "i": i}).encode()) for i in range(3000)],
                       partition=p)
-    raw = {"connector.class": "files", "topics": topic, "key.converter": "StringConverter",
-           "value.converter": "JsonConverter", "value.converter.schemas.enable": "false",
-           "format.class": "parquet", "flush.size": "100"}
     runs = {"direct": ["--runner", "DirectRunner"], "prism": prism_args(prism),
             "direct-2-threads": ["--runner", "DirectRunner", "--direct_num_workers", "2",
                                  "--direct_running_mode", "multi_threading"]}
     for name, args in runs.items():
-        config = tmp_path / (name + ".json")
-        config.write_text(json.dumps({**raw, "name": "%s-%s" % (name, topic),
-                                      "store.url": str(tmp_path / name)}))
+        config = write_config(tmp_path / (name + ".json"), json_files_config(
+            "%s-%s" % (name, topic), topic, tmp_path / name, **{"flush.size": "100"}))
         # a process each: Beam keeps one Prism job server per process, whatever its options
-        done = subprocess.run([sys.executable, "-m", "pipelines", "run", str(config),
-                               "--bootstrap-servers", kafka.servers, *args], cwd=ROOT,
-                              env={**os.environ, "PYTHONPATH": ROOT}, capture_output=True, text=True,
-                              timeout=300)
+        done = run_cli("run", config, "--bootstrap-servers", kafka.servers, *args)
         assert done.returncode == 0, done.stderr[-3000:]
 
     direct = _files_and_rows(tmp_path / "direct")
