@@ -14,13 +14,13 @@ from typing import Optional, Sequence, TextIO, Union
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import TopicPartition
 
 from pipelines.build import build_pipeline, build_streaming_pipeline
 from pipelines.config.connector import ConnectorConfig
 from pipelines.config.errors import BeamConnectError, ConfigError
 from pipelines.progress import Progress, summary_table
-from transforms.kafka.planning import (START_POLICIES, PartitionPlan, Planner, admin_config,
+from transforms.kafka.planning import (START_POLICIES, PartitionPlan, Planner, group_consumer,
                                        retrying)
 
 _LOGGER = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ def committed_offsets(config: ConnectorConfig, plans: Sequence[PartitionPlan]) -
     """The group's committed offsets of the planned partitions, read back from Kafka."""
     if not plans:
         return {}
-    consumer = Consumer({**admin_config(config.consumer_config), "group.id": config.group_id})
+    consumer = group_consumer(config.consumer_config)
     try:
         tps = retrying(lambda: consumer.committed(
             [TopicPartition(p.topic, p.partition) for p in plans], timeout=15), 30.0)

@@ -11,10 +11,10 @@ import logging
 from typing import Mapping, Sequence
 
 import apache_beam as beam
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
 
 from pipelines.config.errors import BeamConnectError
-from transforms.kafka.planning import PartitionPlan, admin_config, retrying
+from transforms.kafka.planning import PartitionPlan, group_consumer, retrying
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -28,8 +28,7 @@ class _CommitFn(beam.DoFn):
         if failures:
             _LOGGER.error("%d records failed; committing no offsets", failures)
             return
-        consumer = Consumer({**admin_config(self._config), "group.id": self._config["group.id"],
-                             "enable.auto.commit": "false"})
+        consumer = group_consumer(self._config)
         try:
             offsets = [TopicPartition(p.topic, p.partition, p.end) for p in self._plans]
             if not offsets:
@@ -86,8 +85,7 @@ class _CommitEachFn(beam.DoFn):
         self._committed = {}
 
     def setup(self):
-        self._consumer = Consumer({**admin_config(self._config), "group.id": self._config["group.id"],
-                                   "enable.auto.commit": "false"})
+        self._consumer = group_consumer(self._config)
 
     def process(self, written):
         key = (written.topic, written.partition)

@@ -50,6 +50,12 @@ def admin_config(consumer_config: Mapping[str, str]) -> dict:
     return {k: v for k, v in consumer_config.items() if not consumer_only.match(k)}
 
 
+def group_consumer(consumer_config: Mapping[str, str]) -> Consumer:
+    """A consumer that only reads and commits the group's offsets: connection settings and group.id."""
+    return Consumer({**admin_config(consumer_config), "group.id": consumer_config["group.id"],
+                     "enable.auto.commit": "false"})
+
+
 class Planner:
     """Looks up topics and offsets for one run.
 
@@ -146,7 +152,7 @@ class Planner:
         return result
 
     def _committed(self, tps) -> dict:
-        consumer = Consumer(self._config)
+        consumer = group_consumer(self._config)
         try:
             offsets = retrying(lambda: consumer.committed([TopicPartition(t, p) for t, p in tps],
                                                           timeout=self._timeout), self._timeout)
