@@ -23,7 +23,9 @@ setup(
     extras_require={
         # Runners and sink families declare their client libraries here ([aws], [jdbc], ... to come).
         "gcp": ["apache-beam[gcp]>=2.60,<3"],  # DataflowRunner and Flex Templates
-        "test": ["pytest>=8"],
+        "aws": ["boto3>=1.34,<2"],  # the file sink's s3:// stores
+        # The suite's object stores are real servers from PyPI: moto's S3 server and a GCS emulator.
+        "test": ["pytest>=8", "moto[server]>=5,<6", "gcp-storage-emulator>=2024.8"],
     },
     entry_points={"console_scripts": ["beamconnect=pipelines.cli:main"]},
 )

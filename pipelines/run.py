@@ -111,6 +111,7 @@ def run_connector(config: ConnectorConfig, options: RunOptions,
     stream = stream or sys.stderr
     started = time.monotonic()
     check_runner(options.beam_args)
+    config.sink.check(config.sink_config)
     plans = plan_run(config, options)
     planned = sum(p.size for p in plans)
     _LOGGER.info("planned %d offsets in %d topic-partitions for group.id=%s", planned, len(plans),
@@ -163,6 +164,7 @@ def run_streaming(config: ConnectorConfig, options: RunOptions,
     Dataflow) the pipeline is cancelled when this process is told to stop.
     """
     check_runner(options.beam_args)
+    config.sink.check(config.sink_config)
     plans = plan_run(config, options)
     _LOGGER.info("streaming %d topic-partitions for group.id=%s from offsets %s", len(plans),
                  config.group_id, ", ".join("%s/%d@%d" % (p.topic, p.partition, p.start)

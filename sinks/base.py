@@ -46,6 +46,10 @@ class Sink(abc.ABC):
     def parse(self, values: Mapping[str, Any]) -> Any:
         """Builds the sink's frozen config from parsed values; raises ConfigError on conflicts."""
 
+    def check(self, config: Any) -> None:
+        """Fails with a BeamConnectError when the external system cannot be used (a missing bucket or
+        database, refused credentials); run before any record is read."""
+
     @abc.abstractmethod
     def windows(self, config: Any) -> Windows:
         """How the source should cut partitions into bundles for this sink."""

@@ -9,6 +9,7 @@ from pipelines.config import load_config
 from pipelines.config.connector import parse_connector_config
 from sinks.files import FilesSink
 from sinks.files.formats import JsonLinesFormat, ParquetFormat
+from sinks.files.storage import GcsStorage, S3Storage
 from transforms.converters import ByteArrayConverter, JsonConverter, StringConverter
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -40,14 +41,17 @@ def test_template_validates(path):
 
 
 def test_s3_sink_example():
-    config = parse_template("s3-sink-local.properties")
+    config = parse_template("s3-sink.properties")
 
     assert config.connector_class == "io.confluent.connect.s3.S3SinkConnector"
     assert isinstance(config.sink, FilesSink)
     assert config.name == "orders-archive"
     assert config.topics == ("orders", "payments")
     assert config.sink_config.flush_size == 10000
-    assert config.sink_config.storage.root == "/var/data/archive"
+    storage = config.sink_config.storage
+    assert type(storage) is S3Storage
+    assert (storage.bucket, storage.prefix, storage.region) == ("orders-archive", "", "eu-west-1")
+    assert storage.path("topics", "orders") == "s3://orders-archive/topics/orders"
     assert config.sink_config.topics_dir == "topics"
     assert type(config.sink_config.format) is ParquetFormat
     assert config.sink_config.format.extension == ".snappy.parquet"
@@ -55,7 +59,7 @@ def test_s3_sink_example():
     assert type(config.value_converter) is JsonConverter
     assert config.value_converter.schemas_enable is True
     assert config.auto_offset_reset == "earliest"
-    assert sorted(w.split(" ", 1)[0] for w in config.warnings) == ["storage.class", "tasks.max"]
+    assert sorted(w.split(" ", 1)[0] for w in config.warnings) == ["tasks.max"]
 
 
 def test_files_json_example():
@@ -84,3 +88,15 @@ def test_demo_example(tmp_path, monkeypatch):
     assert config.sink_config.storage.root == str(tmp_path / "demo-output")
     assert config.value_converter.schemas_enable is False
     assert config.warnings == ()
+
+
+def test_gcs_sink_example():
+    config = parse_template("gcs-sink.properties")
+
+    storage = config.sink_config.storage
+    assert type(storage) is GcsStorage
+    assert (storage.bucket, storage.credentials_path) == ("clicks-archive", None)
+    assert config.sink_config.topics_dir == "raw"
+    assert type(config.sink_config.format) is JsonLinesFormat
+    assert config.sink_config.flush_size == 5000
+    assert config.value_converter.schemas_enable is False

@@ -10,13 +10,37 @@ from pipelines.config.errors import ConfigError
 from sinks.files.formats import FORMATS, Format, make_format
 from sinks.files.formats.parquet import CODECS
 from sinks.files.partitioners import PARTITIONERS, Partitioner, make_partitioner
-from sinks.files.storage import LocalStorage, storage_for
+from sinks.files.storage import STORAGE_CLASSES, Storage, storage_for
+from sinks.files.storage.s3 import DEFAULT_PART_SIZE, MIN_PART_SIZE
 
 NULL_BEHAVIORS = ("fail", "ignore")
 
 CONFIG_DEF = ConfigDef([
-    ConfigKey("store.url", "string", NO_DEFAULT, group="Storage",
-              doc="Where files go: a local directory or file:// URL."),
+    ConfigKey("store.url", "string", None, group="Storage",
+              doc="Where files go: a local directory, file:// URL, gs://bucket/prefix or "
+                  "s3://bucket/prefix; with s3.bucket.name or gcs.bucket.name, the store's http(s) "
+                  "endpoint (optional)."),
+    ConfigKey("storage.class", "class", None, choices=tuple(STORAGE_CLASSES), group="Storage",
+              doc="The kind of store (optional: store.url or the bucket keys choose it); must agree "
+                  "with them."),
+    ConfigKey("s3.bucket.name", "string", None, group="S3",
+              doc="S3 bucket (instead of an s3:// store.url)."),
+    ConfigKey("s3.region", "string", None, group="S3",
+              doc="S3 region; default: boto3's (AWS_REGION, the profile)."),
+    ConfigKey("aws.access.key.id", "string", None, group="S3",
+              doc="Access key id; default: boto3's credential chain."),
+    ConfigKey("aws.secret.access.key", "password", None, group="S3",
+              doc="Secret access key, with aws.access.key.id."),
+    ConfigKey("s3.path.style.access.enabled", "boolean", True, group="S3",
+              doc="Path-style requests (bucket in the path, not the host name)."),
+    ConfigKey("s3.part.size", "int", DEFAULT_PART_SIZE, min=MIN_PART_SIZE, max=2**31 - 1, group="S3",
+              doc="Files larger than this are uploaded in parts of this size."),
+    ConfigKey("gcs.bucket.name", "string", None, group="GCS",
+              doc="GCS bucket (instead of a gs:// store.url)."),
+    ConfigKey("gcs.credentials.path", "string", None, group="GCS",
+              doc="Service account key file; default: Application Default Credentials."),
+    ConfigKey("gcs.credentials.json", "password", None, group="GCS",
+              doc="Service account key JSON (instead of gcs.credentials.path)."),
     ConfigKey("topics.dir", "string", "topics", group="Storage",
               doc="Top directory below store.url for the topics' files."),
     ConfigKey("format.class", "class", NO_DEFAULT, choices=tuple(FORMATS), group="Format",
@@ -42,16 +66,14 @@ CONFIG_DEF = ConfigDef([
 ])
 
 IGNORED_KEYS = {
-    "storage.class": "the store is chosen by store.url",
     "rotate.schedule.interval.ms": "a bounded run closes every file when it ends",
     "schema.compatibility": "records of one file are written with the union of their schemas",
-    "s3.part.size": "files are written whole",
 }
 
 
 @dataclasses.dataclass(frozen=True)
 class FilesSinkConfig:
-    storage: LocalStorage
+    storage: Storage
     topics_dir: str
     format: Format
     flush_size: int
@@ -67,7 +89,7 @@ class FilesSinkConfig:
             raise ConfigError("topics.dir must name a directory, got %r" % values["topics.dir"])
         if not values["file.delim"]:
             raise ConfigError("file.delim must not be empty")
-        return cls(storage=storage_for(values["store.url"]),
+        return cls(storage=storage_for(values),
                    topics_dir=values["topics.dir"].strip("/"),
                    format=make_format(values["format.class"], values),
                    flush_size=values["flush.size"],

@@ -27,6 +27,7 @@ from apache_beam.metrics import Metrics
 
 from sinks.base import Sink, Windows
 from sinks.files.config import CONFIG_DEF, IGNORED_KEYS, FilesSinkConfig
+from sinks.files.storage import StorageError
 from sinks.files.naming import file_name, parse_file_name, parse_temp_name
 from transforms.errors import RecordError
 from transforms.records import ConvertedBundle, record_ref
@@ -71,7 +72,13 @@ class _WriteFileFn(beam.DoFn):
         path = cfg.storage.path(cfg.topics_dir, bundle.topic,
                                 cfg.partitioner.directory(bundle.topic, bundle.partition), name)
         data = cfg.format.serialize(values)
-        cfg.storage.write_atomic(path, data)
+        try:
+            cfg.storage.write(path, data)
+        except StorageError as exc:
+            raise StorageError("%s, holding records %s to offset %d. The run stopped; the file's offsets "
+                               "are not committed." % (exc, record_ref(bundle.topic, bundle.partition,
+                                                                         offsets[0]), offsets[-1])) \
+                from exc
         Metrics.counter("beamconnect", "written/%s/%d" % (bundle.topic, bundle.partition)).inc(
             len(offsets))
         Metrics.counter("beamconnect", "files/%s/%d" % (bundle.topic, bundle.partition)).inc()
@@ -158,6 +165,9 @@ class FilesSink(Sink):
 
     def parse(self, values: Mapping[str, Any]) -> FilesSinkConfig:
         return FilesSinkConfig.from_values(values)
+
+    def check(self, config: FilesSinkConfig) -> None:
+        config.storage.check()
 
     def windows(self, config: FilesSinkConfig) -> Windows:
         return Windows(config.flush_size, config.rotate_interval_ms)

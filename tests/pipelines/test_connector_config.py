@@ -17,7 +17,7 @@ from sinks.files import FilesSink
 from sinks.files.config import CONFIG_DEF, FilesSinkConfig
 from sinks.files.formats import JsonLinesFormat, ParquetFormat
 from sinks.files.partitioners import DefaultPartitioner
-from sinks.files.storage import LocalStorage, storage_for
+from sinks.files.storage import LocalStorage
 from transforms.converters import ByteArrayConverter, JsonConverter, StringConverter
 
 SERVERS = "127.0.0.1:9092"
@@ -327,13 +327,12 @@ def test_format_classes(store, format_class, format_type, extension):
 # Keys accepted with a warning, keys not supported yet.
 
 def test_ignored_keys_parse_with_one_warning_each(store):
-    config = parse(store, {"tasks.max": "4",
-                           "storage.class": "io.confluent.connect.s3.storage.S3Storage",
+    config = parse(store, {"tasks.max": "4", "schema.compatibility": "BACKWARD",
                            "rotate.schedule.interval.ms": "60000"})
 
     assert config.sink_config.flush_size == 100
     assert len(config.warnings) == 3
-    for key in ("tasks.max", "storage.class", "rotate.schedule.interval.ms"):
+    for key in ("tasks.max", "schema.compatibility", "rotate.schedule.interval.ms"):
         naming = [w for w in config.warnings if w.startswith(key + " is accepted but has no effect here: ")]
         assert len(naming) == 1, (key, config.warnings)
 
@@ -484,30 +483,16 @@ def test_store_url_file_url(store, tmp_path):
     assert parse(store, {"store.url": url}).sink_config.storage.root == str(tmp_path / "archive")
 
 
-@pytest.mark.parametrize("url", ["s3://bucket", "gs://bucket/prefix", "hdfs://namenode/data"])
-def test_store_url_object_store_rejected(store, url):
+@pytest.mark.parametrize("url", ["hdfs://namenode/data", "abfs://container/x"])
+def test_store_url_unknown_scheme_rejected(store, url):
     with pytest.raises(ConfigError, match=re.escape(
-            "store.url scheme must be one of 'file' (a local path or file:// URL), got %r" % url)):
+            "store.url scheme must be one of 'file', 'gs', 's3' (or a local path), got %r" % url)):
         parse(store, {"store.url": url})
 
 
 def test_store_url_file_url_without_path(store):
     with pytest.raises(ConfigError, match=re.escape("store.url must name a directory, got 'file://'")):
         parse(store, {"store.url": "file://"})
-
-
-def test_storage_for_paths_and_urls(tmp_path):
-    assert storage_for(str(tmp_path)).root == str(tmp_path)
-    assert storage_for(str(tmp_path) + "/./sub/..").root == str(tmp_path)
-    assert storage_for("file://%s/data" % tmp_path).root == str(tmp_path / "data")
-    assert storage_for("file://%s/data" % tmp_path).path("topics", "t", "f.json") == str(
-        tmp_path / "data" / "topics" / "t" / "f.json")
-
-
-def test_storage_for_rejects_s3():
-    with pytest.raises(ConfigError, match=re.escape(
-            "store.url scheme must be one of 'file' (a local path or file:// URL), got 's3://bucket'")):
-        storage_for("s3://bucket")
 
 
 # FilesSinkConfig from CONFIG_DEF values.
@@ -533,6 +518,16 @@ def test_config_def_defaults(store):
         "file.delim": "+",
         "rotate.interval.ms": -1,
         "behavior.on.null.values": "fail",
+        "storage.class": None,
+        "s3.bucket.name": None,
+        "s3.region": None,
+        "aws.access.key.id": None,
+        "aws.secret.access.key": None,
+        "s3.path.style.access.enabled": True,
+        "s3.part.size": 25 * 1024 * 1024,
+        "gcs.bucket.name": None,
+        "gcs.credentials.path": None,
+        "gcs.credentials.json": None,
     }
 
 
