@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import atexit
 import base64
-import contextlib
 import fcntl
 import functools
 import logging
@@ -34,10 +33,11 @@ import tempfile
 import threading
 import time
 import uuid
-from typing import IO, Optional, Sequence, Set
+from typing import IO, Optional, Set
 from xml.sax.saxutils import quoteattr
 
 from pipelines.config.errors import BeamConnectError, ConfigError
+from pipelines.processes import accepts_connections, die_with_parent, free_ports, stop_process
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -258,7 +258,7 @@ class LocalKafka:
         """Stops the broker (SIGTERM, then SIGKILL after 20 s) and deletes its directory; idempotent."""
         process, self._process = self._process, None
         if process is not None:
-            _stop_process(process)
+            stop_process(process, "Kafka broker", _STOP_TIMEOUT_S)
             _LOGGER.info("Stopped the local Kafka broker on 127.0.0.1:%s", self._port)
         if self._output is not None:
             self._output.close()
@@ -278,9 +278,9 @@ class LocalKafka:
     def _launch(self, java: str, libs: pathlib.Path) -> None:
         if self._requested_port is not None:
             _check_port_free(self._requested_port)
-            port, controller_port = self._requested_port, _free_ports(1, avoid=self._requested_port)[0]
+            port, controller_port = self._requested_port, free_ports(1, avoid=self._requested_port)[0]
         else:
-            port, controller_port = _free_ports(2)
+            port, controller_port = free_ports(2)
         self._port = port
         self._workdir = workdir = pathlib.Path(tempfile.mkdtemp(prefix="beamconnect-kafka-"))
         _RUNNING.add(self)
@@ -302,7 +302,7 @@ class LocalKafka:
         self._process = subprocess.Popen(
             [java, "-Xms256m", "-Xmx1g"] + class_path + ["kafka.Kafka", str(properties)],
             cwd=workdir, stdin=subprocess.DEVNULL, stdout=self._output, stderr=subprocess.STDOUT,
-            start_new_session=True, preexec_fn=_die_with_parent)
+            start_new_session=True, preexec_fn=die_with_parent)
         _LOGGER.info("Started Apache Kafka %s (pid %d) on 127.0.0.1:%d, directory %s",
                      KAFKA_VERSION, self._process.pid, port, workdir)
 
@@ -322,7 +322,7 @@ class LocalKafka:
                 raise BeamConnectError("the Kafka broker did not accept clients on %s within %.0f s:\n%s"
                                        % (self.bootstrap_servers, timeout, self._log_tail()))
             # Probing the socket first keeps librdkafka from logging "connection refused" while the JVM boots.
-            if admin is None and _accepts_connections(self._port):
+            if admin is None and accepts_connections(self._port):
                 admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
             if admin is not None:
                 try:
@@ -439,60 +439,12 @@ def _cluster_id() -> str:
             return value
 
 
-def _free_ports(count: int, avoid: Optional[int] = None) -> Sequence[int]:
-    """Distinct free TCP ports on 127.0.0.1 (held open together so that they differ)."""
-    with contextlib.ExitStack() as stack:
-        ports = []
-        while len(ports) < count:
-            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-            sock.bind(("127.0.0.1", 0))
-            if sock.getsockname()[1] != avoid:
-                ports.append(sock.getsockname()[1])
-        return ports
-
-
 def _check_port_free(port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         try:
             sock.bind(("127.0.0.1", port))
         except OSError as e:
             raise BeamConnectError("port %d on 127.0.0.1 is not available for Kafka: %s" % (port, e)) from None
-
-
-def _accepts_connections(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1.0):
-            return True
-    except OSError:
-        return False
-
-
-def _die_with_parent() -> None:
-    """In the broker's child process: have Linux send it SIGTERM when the parent dies, however it dies.
-
-    atexit hooks do not run when the parent is killed by a signal; without this a killed test run or
-    demo would leave its broker running.
-    """
-    if sys.platform.startswith("linux"):
-        import ctypes
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
-def _stop_process(process: subprocess.Popen) -> None:
-    """SIGTERM to the broker's process group, SIGKILL if it has not exited after 20 s."""
-    for sig, wait in ((signal.SIGTERM, _STOP_TIMEOUT_S), (signal.SIGKILL, None)):
-        if process.poll() is not None:  # Reaped: its pid may already belong to another process.
-            return
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
-            process.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            _LOGGER.warning("Kafka broker (pid %d) did not stop within %.0f s; killing it", process.pid, wait)
 
 
 def _tail(text: str, lines: int = _LOG_TAIL_LINES) -> str:

@@ -102,3 +102,46 @@ def prism():
     from pipelines.dev_prism import ensure_prism
 
     return ensure_prism()
+
+
+@pytest.fixture(scope="session")
+def store_servers(tmp_path_factory):
+    """moto's S3 server and the GCS emulator, started on first use and stopped with the session."""
+    from tests.object_stores import gcs_server, s3_server
+
+    logs = str(tmp_path_factory.mktemp("store-logs"))
+    servers = {}
+    try:
+        for kind, make in (("s3", s3_server), ("gcs", gcs_server)):
+            servers[kind] = make().start(logs)
+        yield servers
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+def _bucket(kind, servers, monkeypatch):
+    from tests.object_stores import GcsBucket, S3Bucket
+
+    made = (S3Bucket if kind == "s3" else GcsBucket)(servers[kind])
+    for name, value in made.env.items():  # seen by this process and the connector processes it starts
+        monkeypatch.setenv(name, value)
+    return made
+
+
+@pytest.fixture
+def s3_bucket(store_servers, monkeypatch):
+    """A new bucket in moto's S3 server."""
+    return _bucket("s3", store_servers, monkeypatch)
+
+
+@pytest.fixture
+def gcs_bucket(store_servers, monkeypatch):
+    """A new bucket in the GCS emulator."""
+    return _bucket("gcs", store_servers, monkeypatch)
+
+
+@pytest.fixture(params=["s3", "gcs"])
+def bucket(request):
+    """A new bucket in S3, then in GCS."""
+    return request.getfixturevalue("%s_bucket" % request.param)

@@ -75,10 +75,9 @@ class _WriteFileFn(beam.DoFn):
         try:
             cfg.storage.write(path, data)
         except StorageError as exc:
-            raise StorageError("%s, holding records %s to offset %d. The run stopped; the file's offsets "
-                               "are not committed." % (exc, record_ref(bundle.topic, bundle.partition,
-                                                                         offsets[0]), offsets[-1])) \
-                from exc
+            raise StorageError("%s (records topic=%s partition=%d offsets %d..%d). The run stopped; the "
+                               "file's offsets are not committed."
+                               % (exc, bundle.topic, bundle.partition, offsets[0], offsets[-1])) from exc
         Metrics.counter("beamconnect", "written/%s/%d" % (bundle.topic, bundle.partition)).inc(
             len(offsets))
         Metrics.counter("beamconnect", "files/%s/%d" % (bundle.topic, bundle.partition)).inc()

@@ -21,6 +21,7 @@ from pipelines.build import build_pipeline
 from pipelines.cli import main
 from pipelines.config.connector import parse_connector_config
 from pipelines.dev_prism import prism_args
+from sinks.files.storage import GcsStorage
 from tests.helpers import ROOT, json_files_config, run_cli, write_config
 from transforms.kafka.planning import PartitionPlan
 
@@ -105,7 +106,8 @@ def test_prism_and_two_workers_write_exactly_the_files_one_direct_worker_writes(
 
 
 def test_dataflow_job_graph_is_built_and_every_dofn_survives_pickling(tmp_path):
-    raw = {"name": "df", "connector.class": "files", "topics": "orders", "store.url": str(tmp_path),
+    raw = {"name": "df", "connector.class": "files", "topics": "orders",
+           "store.url": "gs://example-bucket/archive",
            "format.class": "parquet", "flush.size": "1000", "bootstrap.servers": "10.0.0.1:9092"}
     config = parse_connector_config(raw)
     plans = [PartitionPlan("orders", p, 0, 5000) for p in range(4)]
@@ -131,7 +133,7 @@ def test_dataflow_job_graph_is_built_and_every_dofn_survives_pickling(tmp_path):
     sdf = [t for t in pardos if t.unique_name == "ReadFromKafka/ReadPartitions"]
     payload = beam_runner_api_pb2.ParDoPayload.FromString(sdf[0].spec.payload)
     assert payload.restriction_coder_id, "the Kafka read must be a splittable DoFn"
-    unpickled = 0
+    unpickled, stores = 0, []
     for transform in pardos:
         payload = beam_runner_api_pb2.ParDoPayload.FromString(transform.spec.payload)
         if payload.do_fn.urn != "beam:dofn:pickled_python_info:v1":
@@ -140,4 +142,11 @@ def test_dataflow_job_graph_is_built_and_every_dofn_survives_pickling(tmp_path):
         unpickled += 1
         # nothing stateful travels with a DoFn: clients are made in setup() on the worker
         assert getattr(fn, "_consumer", None) is None, transform.unique_name
+        if hasattr(fn, "_config") and hasattr(fn._config, "storage"):
+            stores.append(fn._config.storage)
     assert unpickled >= 6
+    # the writers carry the store's settings only; each worker makes its own GCS client
+    assert len(stores) == 2
+    for store in stores:
+        assert type(store) is GcsStorage and store.path("x") == "gs://example-bucket/archive/x"
+        assert store._client is None

@@ -8,6 +8,7 @@ for its S3 sink), or ``AWS_ENDPOINT_URL``.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 from typing import Any, Iterator, Optional
 
@@ -19,11 +20,8 @@ MIN_PART_SIZE = 5 * 1024 * 1024  # S3's smallest part
 
 
 def require_boto3() -> None:
-    try:
-        import boto3  # noqa: F401
-    except ImportError:
-        raise ConfigError("an S3 store.url needs boto3; install it with pip install 'beamconnect[aws]'") \
-            from None
+    if importlib.util.find_spec("boto3") is None:
+        raise ConfigError("an S3 store needs boto3; install it with pip install 'beamconnect[aws]'")
 
 
 class S3Storage(ObjectStorage):
