@@ -108,20 +108,30 @@ class _RemoveStaleFn(beam.DoFn):
     def process(self, written: Sequence[FileWritten]):
         cfg = self._config
         keep = {w.path for w in written}
-        for topic in sorted({t for t, _ in self._plans}):
-            for path in cfg.storage.walk(cfg.storage.path(cfg.topics_dir, topic)):
+        for (topic, partition), plan in sorted(self._plans.items()):
+            directory = cfg.storage.path(cfg.topics_dir, topic, cfg.partitioner.directory(topic, partition))
+            for path in cfg.storage.walk(directory, start_after=self._listing_start(directory, plan)):
                 base = os.path.basename(path)
                 parsed = parse_file_name(base, delim=cfg.file_delim)
-                stale = (parsed is not None and parsed.topic == topic
+                stale = (parsed is not None and (parsed.topic, parsed.partition) == (topic, partition)
                          and parsed.extension == cfg.format.extension and path not in keep
-                         and self._stale(topic, parsed.partition, parsed.offset))
+                         and self._stale(topic, partition, parsed.offset))
                 temp = parse_temp_name(base, delim=cfg.file_delim)
-                if temp is not None and (topic, temp.partition) not in self._plans:
+                if temp is not None and (temp.topic, temp.partition) != (topic, partition):
                     temp = None
                 if stale or temp is not None:
                     _LOGGER.info("removing %s, left by an earlier run that did not commit", path)
                     cfg.storage.delete(path)
         yield from written
+
+    def _listing_start(self, directory: str, plan) -> Optional[str]:
+        """Where a sorted listing of the partition's files may start: its files before the plan's start
+        are never stale, and while every offset fits the zero padding, names sort as offsets do."""
+        cfg = self._config
+        if max(plan.end, plan.committed or 0) >= 10 ** cfg.pad_width:
+            return None
+        return cfg.storage.path(directory, file_name(plan.topic, plan.partition, plan.start, "",
+                                                     pad=cfg.pad_width, delim=cfg.file_delim))
 
 
 class WriteToFiles(beam.PTransform):

@@ -8,7 +8,7 @@ and files an uncommitted run left behind are found by listing and removed.
 from __future__ import annotations
 
 import abc
-from typing import Iterator
+from typing import Iterator, Optional
 
 from pipelines.config.errors import BeamConnectError
 
@@ -38,8 +38,12 @@ class Storage(abc.ABC):
         """
 
     @abc.abstractmethod
-    def walk(self, directory: str) -> Iterator[str]:
-        """The path of every file below ``directory`` (none if there is none)."""
+    def walk(self, directory: str, start_after: Optional[str] = None) -> Iterator[str]:
+        """The path of every file below ``directory`` (none if there is none).
+
+        With ``start_after`` (a path), only those whose path sorts after it are needed; a store may
+        still list more (a local directory lists all), never fewer.
+        """
 
     @abc.abstractmethod
     def delete(self, path: str) -> None:

@@ -50,9 +50,10 @@ class GcsStorage(ObjectStorage):
         blob.upload_from_string(data, content_type="application/octet-stream", checksum="crc32c",
                                 retry=DEFAULT_RETRY)
 
-    def _list(self, prefix: str) -> Iterator[str]:
-        for blob in self.client.list_blobs(self.bucket, prefix=prefix):
-            yield blob.name
+    def _list(self, prefix: str, start_after: Optional[str]) -> Iterator[str]:
+        for blob in self.client.list_blobs(self.bucket, prefix=prefix, start_offset=start_after):
+            if blob.name != start_after:  # start_offset is inclusive
+                yield blob.name
 
     def _delete(self, key: str) -> None:
         from google.api_core.exceptions import NotFound

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from typing import Iterator
+from typing import Iterator, Optional
 
 from sinks.files.naming import temp_name
 from sinks.files.storage.base import Storage, StorageError
@@ -43,7 +43,7 @@ class LocalStorage(Storage):
         except OSError as exc:
             raise StorageError("could not write %s: %s" % (path, exc)) from exc
 
-    def walk(self, directory: str) -> Iterator[str]:
+    def walk(self, directory: str, start_after: Optional[str] = None) -> Iterator[str]:
         for dirpath, _, names in os.walk(directory):
             for name in names:
                 yield os.path.join(dirpath, name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import threading
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 from sinks.files.storage.base import Storage, StorageError
 
@@ -64,11 +64,11 @@ class ObjectStorage(Storage):
         except Exception as exc:
             raise StorageError("could not write %s: %s" % (path, self._reason(exc))) from exc
 
-    def walk(self, directory: str) -> Iterator[str]:
+    def walk(self, directory: str, start_after: Optional[str] = None) -> Iterator[str]:
         prefix = self.key(directory).rstrip("/")
         prefix = prefix + "/" if prefix else ""
         try:
-            for key in self._list(prefix):
+            for key in self._list(prefix, self.key(start_after) if start_after else None):
                 yield "%s://%s/%s" % (self.scheme, self.bucket, key)
         except StorageError:
             raise
@@ -83,7 +83,7 @@ class ObjectStorage(Storage):
 
     def check(self) -> None:
         try:
-            next(iter(self._list(self.key(self.path("")))), None)
+            next(iter(self._list(self.key(self.path("")), None)), None)
         except Exception as exc:
             raise StorageError("store.url=%s cannot be used: %s" % (self.url, self._reason(exc))) \
                 from exc
@@ -97,8 +97,8 @@ class ObjectStorage(Storage):
         """Uploads one whole object."""
 
     @abc.abstractmethod
-    def _list(self, prefix: str) -> Iterator[str]:
-        """Every key that starts with ``prefix``."""
+    def _list(self, prefix: str, start_after: Optional[str]) -> Iterator[str]:
+        """Every key that starts with ``prefix`` (and sorts after ``start_after``, when given)."""
 
     @abc.abstractmethod
     def _delete(self, key: str) -> None:

@@ -63,9 +63,10 @@ class S3Storage(ObjectStorage):
         transfer = TransferConfig(multipart_threshold=self.part_size, multipart_chunksize=self.part_size)
         self.client.upload_fileobj(io.BytesIO(data), self.bucket, key, Config=transfer)
 
-    def _list(self, prefix: str) -> Iterator[str]:
+    def _list(self, prefix: str, start_after: Optional[str]) -> Iterator[str]:
         paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+        extra = {"StartAfter": start_after} if start_after else {}
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, **extra):
             for item in page.get("Contents", ()):
                 yield item["Key"]
 

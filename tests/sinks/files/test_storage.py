@@ -214,3 +214,16 @@ def test_a_failed_write_names_the_file_and_its_records(s3_bucket):
             "bucket 'no-such-bucket' does not exist (records topic=orders partition=3 offsets 40..41). The "
             "run stopped; the file's offsets are not committed.")):
         list(_WriteFileFn(config).process(bundle))
+
+
+def test_walk_may_start_after_a_path(store):
+    paths = [store.path("d", name) for name in ("t+0+01.json", "t+0+02.json", "t+0+03.json")]
+    for path in paths:
+        store.write(path, b"x")
+
+    listed = sorted(store.walk(store.path("d"), start_after=store.path("d", "t+0+02")))
+
+    if isinstance(store, S3Storage):
+        assert listed == paths[1:]
+    else:  # a directory is listed whole; the GCS emulator does not implement startOffset
+        assert set(paths[1:]) <= set(listed) <= set(paths)
