@@ -157,3 +157,27 @@ def test_streaming_stops_on_a_poison_record_without_committing_its_window(kafka,
     assert kafka.committed("connect-sp-" + topic, topic, 1) == {0: 3}
     assert os.listdir(tmp_path / "out" / "topics" / topic / "partition=0") == [
         "%s+0+0000000000.json" % topic]
+
+
+def test_streaming_into_a_bucket_commits_each_uploaded_file(kafka, tmp_path, bucket, spawned):
+    """Streaming into S3 and GCS: each object, once uploaded, commits its offsets; the open window
+    (records 10 and 11) is neither uploaded nor committed when the run stops."""
+    import io
+
+    topic = kafka.topic(partitions=1)
+    group = "connect-sb-" + topic
+    _produce_at(kafka, topic, 0, [(i, 1_767_225_600_000 + i) for i in range(12)])
+    raw = json_files_config("sb-" + topic, topic, "", **{**bucket.config(prefix="stream"),
+                                                        "flush.size": "5"})
+    config = write_config(tmp_path / "c.json", raw)
+
+    proc = _streaming(kafka, config, ["--runner", "DirectRunner"], spawned)
+    kafka.wait_committed(group, topic, {0: 10}, proc)
+    _stop(proc)
+
+    keys = bucket.keys()
+    assert keys == ["stream/topics/%s/partition=0/%s+0+%010d.snappy.parquet" % (topic, topic, o)
+                    for o in (0, 5)]
+    values = [r["i"] for k in keys for r in pq.read_table(io.BytesIO(bucket.read(k))).to_pylist()]
+    assert values == list(range(10))
+    assert kafka.committed(group, topic, 1) == {0: 10}
