@@ -7,11 +7,11 @@ from typing import Any, Mapping
 
 from pipelines.config.definitions import ConfigDef, ConfigKey, NO_DEFAULT
 from pipelines.config.errors import ConfigError
-from sinks.files.formats import FORMATS, Format, make_format
+from sinks.files.formats import COMPRESSIONS, FORMATS, Format, make_format
 from sinks.files.formats.parquet import CODECS
 from sinks.files.partitioners import PARTITIONERS, Partitioner, make_partitioner
 from sinks.files.storage import STORAGE_CLASSES, Storage, storage_for
-from sinks.files.storage.s3 import DEFAULT_PART_SIZE, MIN_PART_SIZE
+from sinks.files.storage.s3 import CANNED_ACLS, DEFAULT_PART_SIZE, MIN_PART_SIZE, SSE_ALGORITHMS
 
 NULL_BEHAVIORS = ("fail", "ignore")
 
@@ -35,6 +35,18 @@ CONFIG_DEF = ConfigDef([
               doc="Path-style requests (bucket in the path, not the host name)."),
     ConfigKey("s3.part.size", "int", DEFAULT_PART_SIZE, min=MIN_PART_SIZE, max=2**31 - 1, group="S3",
               doc="Files larger than this are uploaded in parts of this size."),
+    ConfigKey("s3.part.retries", "int", 3, min=0, group="S3",
+              doc="Retries of a failed S3 request (boto3's standard retry mode, with backoff)."),
+    ConfigKey("s3.ssea.name", "string", None, choices=SSE_ALGORITHMS, group="S3",
+              doc="Server-side encryption of the files: AES256 or aws:kms."),
+    ConfigKey("s3.sse.kms.key.id", "string", None, group="S3",
+              doc="KMS key for s3.ssea.name=aws:kms (default: the bucket's)."),
+    ConfigKey("s3.acl.canned", "string", None, choices=CANNED_ACLS, group="S3",
+              doc="Canned ACL of the files (default: the bucket's)."),
+    ConfigKey("s3.proxy.url", "string", None, group="S3",
+              doc="HTTP(S) proxy for S3 requests."),
+    ConfigKey("s3.compression.type", "string", "none", choices=COMPRESSIONS, group="Format",
+              doc="JSON files: none, or gzip (.json.gz). Parquet uses parquet.codec."),
     ConfigKey("gcs.bucket.name", "string", None, group="GCS",
               doc="GCS bucket (instead of a gs:// store.url)."),
     ConfigKey("gcs.credentials.path", "string", None, group="GCS",

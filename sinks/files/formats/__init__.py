@@ -10,12 +10,18 @@ from sinks.files.formats.jsonl import JsonLinesFormat
 from sinks.files.formats.parquet import ParquetFormat
 
 
+COMPRESSIONS = ("none", "gzip")
+
+
 def _parquet(values: Mapping[str, Any]) -> Format:
+    if values.get("s3.compression.type", "none") != "none":
+        raise ConfigError("s3.compression.type=%s applies to JSON files; Parquet files are compressed "
+                          "by parquet.codec" % values["s3.compression.type"])
     return ParquetFormat(values["parquet.codec"])
 
 
 def _json(values: Mapping[str, Any]) -> Format:
-    return JsonLinesFormat()
+    return JsonLinesFormat(values.get("s3.compression.type", "none"))
 
 
 FORMATS = {
@@ -37,4 +43,4 @@ def make_format(name: str, values: Mapping[str, Any]) -> Format:
     return factory(values)
 
 
-__all__ = ["FORMATS", "Format", "JsonLinesFormat", "ParquetFormat", "make_format"]
+__all__ = ["COMPRESSIONS", "FORMATS", "Format", "JsonLinesFormat", "ParquetFormat", "make_format"]

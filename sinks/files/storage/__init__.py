@@ -35,7 +35,8 @@ STORAGE_CLASSES = {
 
 #: Keys that only apply to one kind of store (those without a default value).
 _ONLY_FOR = {
-    "s3": ("s3.region", "aws.access.key.id", "aws.secret.access.key"),
+    "s3": ("s3.region", "aws.access.key.id", "aws.secret.access.key", "s3.ssea.name",
+           "s3.sse.kms.key.id", "s3.acl.canned", "s3.proxy.url"),
     "gs": ("gcs.credentials.path", "gcs.credentials.json"),
 }
 
@@ -84,6 +85,9 @@ def storage_for(values: Mapping[str, Any]) -> Storage:
     if bool(values.get("aws.access.key.id")) != bool(values.get("aws.secret.access.key")):
         raise ConfigError("aws.access.key.id and aws.secret.access.key go together; set both, or neither "
                           "to use boto3's credential chain")
+    if values.get("s3.sse.kms.key.id") and values.get("s3.ssea.name") != "aws:kms":
+        raise ConfigError("s3.sse.kms.key.id needs s3.ssea.name=aws:kms, got s3.ssea.name=%r"
+                          % values.get("s3.ssea.name"))
     if scheme == "file":
         return _local(url)
     if scheme == "gs":
@@ -94,7 +98,10 @@ def storage_for(values: Mapping[str, Any]) -> Storage:
     return S3Storage(bucket, prefix, shown, region=values.get("s3.region"), endpoint=endpoint,
                      access_key_id=values.get("aws.access.key.id"),
                      secret_access_key=values.get("aws.secret.access.key"),
-                     path_style=values.get("s3.path.style.access.enabled", True), part_size=part_size)
+                     path_style=values.get("s3.path.style.access.enabled", True), part_size=part_size,
+                     retries=values.get("s3.part.retries", 3), proxy=values.get("s3.proxy.url"),
+                     sse=values.get("s3.ssea.name"), sse_kms_key_id=values.get("s3.sse.kms.key.id"),
+                     acl=values.get("s3.acl.canned"))
 
 
 def _local(url: str) -> LocalStorage:

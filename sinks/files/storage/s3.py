@@ -17,6 +17,9 @@ from sinks.files.storage.objects import ObjectStorage
 
 DEFAULT_PART_SIZE = 25 * 1024 * 1024  # Confluent's s3.part.size default
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3's smallest part
+SSE_ALGORITHMS = ("AES256", "aws:kms")
+CANNED_ACLS = ("private", "public-read", "public-read-write", "authenticated-read", "aws-exec-read",
+               "bucket-owner-read", "bucket-owner-full-control", "log-delivery-write")
 
 
 def require_boto3() -> None:
@@ -34,7 +37,9 @@ class S3Storage(ObjectStorage):
     def __init__(self, bucket: str, prefix: str = "", url: str = "", *, region: Optional[str] = None,
                  endpoint: Optional[str] = None, access_key_id: Optional[str] = None,
                  secret_access_key: Optional[str] = None, path_style: bool = True,
-                 part_size: int = DEFAULT_PART_SIZE):
+                 part_size: int = DEFAULT_PART_SIZE, retries: int = 3, proxy: Optional[str] = None,
+                 sse: Optional[str] = None, sse_kms_key_id: Optional[str] = None,
+                 acl: Optional[str] = None):
         super().__init__(bucket, prefix, url or "s3://%s/%s" % (bucket, prefix))
         self.region = region
         self.endpoint = endpoint
@@ -42,13 +47,18 @@ class S3Storage(ObjectStorage):
         self.secret_access_key = secret_access_key
         self.path_style = path_style
         self.part_size = part_size
+        self.retries = retries
+        self.proxy = proxy
+        self.object_args = {name: value for name, value in (
+            ("ServerSideEncryption", sse), ("SSEKMSKeyId", sse_kms_key_id), ("ACL", acl)) if value}
 
     def _make_client(self) -> Any:
         import boto3
         from botocore.config import Config
 
-        config = Config(retries={"mode": "standard", "max_attempts": 8},
-                        s3={"addressing_style": "path" if self.path_style else "auto"})
+        config = Config(retries={"mode": "standard", "max_attempts": self.retries},
+                        s3={"addressing_style": "path" if self.path_style else "auto"},
+                        proxies={"http": self.proxy, "https": self.proxy} if self.proxy else None)
         return boto3.session.Session().client(
             "s3", region_name=self.region, endpoint_url=self.endpoint,
             aws_access_key_id=self.access_key_id, aws_secret_access_key=self.secret_access_key,
@@ -56,12 +66,13 @@ class S3Storage(ObjectStorage):
 
     def _put(self, key: str, data: bytes) -> None:
         if len(data) <= self.part_size:
-            self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, **self.object_args)
             return
         from boto3.s3.transfer import TransferConfig
 
         transfer = TransferConfig(multipart_threshold=self.part_size, multipart_chunksize=self.part_size)
-        self.client.upload_fileobj(io.BytesIO(data), self.bucket, key, Config=transfer)
+        self.client.upload_fileobj(io.BytesIO(data), self.bucket, key, Config=transfer,
+                                   ExtraArgs=self.object_args or None)
 
     def _list(self, prefix: str, start_after: Optional[str]) -> Iterator[str]:
         paginator = self.client.get_paginator("list_objects_v2")

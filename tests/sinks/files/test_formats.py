@@ -52,3 +52,23 @@ def test_format_names_include_confluent_classes():
                       JsonLinesFormat)
     with pytest.raises(ConfigError, match=re.escape("format.class must be one of 'parquet', 'json'")):
         make_format("avro", {})
+
+
+def test_gzip_json_lines_are_named_json_gz_and_rewrite_to_the_same_bytes():
+    import gzip
+
+    values = pa.array([{"a": i} for i in range(100)])
+    fmt = make_format("json", {"s3.compression.type": "gzip"})
+
+    data = fmt.serialize(values)
+
+    assert fmt.extension == ".json.gz"
+    assert gzip.decompress(data) == JsonLinesFormat().serialize(values)
+    assert fmt.serialize(values) == data  # no time in the header: a replay writes the same bytes
+
+
+def test_gzip_compression_type_with_parquet_is_a_conflict():
+    with pytest.raises(ConfigError, match=re.escape(
+            "s3.compression.type=gzip applies to JSON files; Parquet files are compressed by "
+            "parquet.codec")):
+        make_format("parquet", {"s3.compression.type": "gzip", "parquet.codec": "snappy"})

@@ -227,3 +227,43 @@ def test_walk_may_start_after_a_path(store):
         assert listed == paths[1:]
     else:  # a directory is listed whole; the GCS emulator does not implement startOffset
         assert set(paths[1:]) <= set(listed) <= set(paths)
+
+
+def test_s3_encryption_and_canned_acl_are_set_on_every_file(s3_bucket):
+    store = storage_for(values(**s3_bucket.config(prefix="data"), s3_ssea_name="AES256",
+                               s3_acl_canned="bucket-owner-full-control", s3_part_retries="5"))
+
+    store.write(store.path("a.json"), b"{}\n")
+
+    head = s3_bucket.client.head_object(Bucket=s3_bucket.name, Key="data/a.json")
+    assert head["ServerSideEncryption"] == "AES256"
+    grants = s3_bucket.client.get_object_acl(Bucket=s3_bucket.name, Key="data/a.json")["Grants"]
+    assert {g["Permission"] for g in grants} == {"FULL_CONTROL"}
+    assert store.client.meta.config.retries["total_max_attempts"] == 6  # the first try and 5 retries
+
+
+def test_s3_kms_key_is_sent_with_aws_kms(s3_bucket):
+    kms = __import__("boto3").client("kms", endpoint_url=s3_bucket.server.endpoint, region_name="us-east-1",
+                                     aws_access_key_id="testing", aws_secret_access_key="testing-secret")
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    store = storage_for(values(**s3_bucket.config(prefix="data"), s3_ssea_name="aws:kms",
+                               s3_sse_kms_key_id=key_id))
+
+    store.write(store.path("a.json"), b"{}\n")
+
+    head = s3_bucket.client.head_object(Bucket=s3_bucket.name, Key="data/a.json")
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert head["SSEKMSKeyId"].endswith(key_id)
+
+
+@pytest.mark.parametrize("keys, message", [
+    ({"store.url": "s3://a", "s3.sse.kms.key.id": "k"},
+     "s3.sse.kms.key.id needs s3.ssea.name=aws:kms, got s3.ssea.name=None"),
+    ({"store.url": "gs://a", "s3.ssea.name": "AES256"},
+     "s3.ssea.name applies only to S3 stores; this connector writes to gs://a"),
+    ({"store.url": "s3://a", "s3.ssea.name": "DES"},
+     "s3.ssea.name must be one of 'AES256', 'aws:kms', got 'DES'"),
+])
+def test_s3_encryption_keys_are_checked(keys, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        storage_for(values(**keys))
