@@ -267,3 +267,13 @@ def test_s3_kms_key_is_sent_with_aws_kms(s3_bucket):
 def test_s3_encryption_keys_are_checked(keys, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         storage_for(values(**keys))
+
+
+def test_a_large_file_arrives_whole(store):
+    """Above 8 MiB GCS switches to a resumable upload; S3 (part size 25 MiB) still sends one request."""
+    data = os.urandom(9 * 1024 * 1024 + 7)
+    path = store.path("topics", "t", "partition=0", "t+0+0000000000.snappy.parquet")
+
+    store.write(path, data)
+
+    assert _read(store, path) == data
