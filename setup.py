@@ -16,6 +16,9 @@ setup(
         "confluent-kafka>=2.6,<3",
         "pyarrow>=14,<26",
         "fastavro>=1.9,<2",
+        # cramjam and backports.zstd: the snappy and zstandard codecs of Avro files (fastavro's choice)
+        "cramjam>=2.7,<3",
+        "backports.zstd>=1.0; python_version<'3.14'",
         "google-cloud-storage>=2.14,<4",
         # orjson: JSON parsing several times faster than the standard library on the per-record paths
         "orjson>=3.9,<4",

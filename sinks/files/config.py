@@ -8,6 +8,7 @@ from typing import Any, Mapping
 from pipelines.config.definitions import ConfigDef, ConfigKey, NO_DEFAULT
 from pipelines.config.errors import ConfigError
 from sinks.files.formats import COMPRESSIONS, FORMATS, Format, make_format
+from sinks.files.formats.avro import CODECS as AVRO_CODECS
 from sinks.files.formats.parquet import CODECS
 from sinks.files.partitioners import PARTITIONERS, Partitioner, make_partitioner
 from sinks.files.storage import STORAGE_CLASSES, Storage, storage_for
@@ -56,11 +57,13 @@ CONFIG_DEF = ConfigDef([
     ConfigKey("topics.dir", "string", "topics", group="Storage",
               doc="Top directory below store.url for the topics' files."),
     ConfigKey("format.class", "class", NO_DEFAULT, choices=tuple(FORMATS), group="Format",
-              doc="File format: parquet or json (Confluent's class names accepted)."),
+              doc="File format: parquet, avro or json (Confluent's class names accepted)."),
     ConfigKey("flush.size", "int", NO_DEFAULT, min=1, group="Format",
               doc="Offsets per file: a file holds the records of flush.size consecutive offsets."),
     ConfigKey("parquet.codec", "string", "snappy", choices=tuple(CODECS), group="Format",
               doc="Parquet compression codec."),
+    ConfigKey("avro.codec", "string", "null", choices=tuple(AVRO_CODECS), group="Format",
+              doc="Avro compression codec (snappy needs cramjam, zstandard needs zstandard)."),
     ConfigKey("filename.offset.zero.pad.width", "int", 10, min=0, group="Format",
               doc="Width the start offset in file names is zero-padded to."),
     ConfigKey("partitioner.class", "class", "default", choices=tuple(PARTITIONERS), group="Partitioner",

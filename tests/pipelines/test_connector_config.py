@@ -512,6 +512,7 @@ def test_config_def_defaults(store):
         "format.class": "parquet",
         "flush.size": 10,
         "parquet.codec": "snappy",
+        "avro.codec": "null",
         "filename.offset.zero.pad.width": 10,
         "partitioner.class": "default",
         "directory.delim": "/",

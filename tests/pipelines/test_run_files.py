@@ -1,5 +1,6 @@
 """End to end against the real broker: Kafka -> converters -> Parquet/JSON files -> committed offsets."""
 
+import decimal
 import glob
 import json
 import os
@@ -117,6 +118,51 @@ def test_json_lines_with_connect_schemas_and_max_records(kafka, tmp_path):
     assert lines == [{"id": i, "day": "2022-%s" % d} for i, d in
                      enumerate(["01-08", "01-09", "01-10", "01-11", "01-12"])]
     assert kafka.committed("connect-it-%s" % topic, topic, 1) == {0: 5}
+
+
+def test_avro_files_with_connect_schemas_and_schemaless_values(kafka, tmp_path):
+    import datetime
+
+    import fastavro
+
+    schema = {"type": "struct", "optional": False, "fields": [
+        {"field": "id", "type": "int64", "optional": False},
+        {"field": "price", "type": "bytes", "optional": False, "name": "org.apache.kafka.connect.data.Decimal",
+         "parameters": {"scale": "2", "connect.decimal.precision": "8"}},
+        {"field": "at", "type": "int64", "optional": True, "name": "org.apache.kafka.connect.data.Timestamp"},
+    ]}
+    with_schema, schemaless = kafka.topic(partitions=1), kafka.topic(partitions=1)
+    kafka.produce(with_schema, [(None, json.dumps({"schema": schema, "payload": {
+        "id": i, "price": "AJg=", "at": 1_767_225_600_000 + i}}).encode()) for i in range(4)], partition=0)
+    kafka.produce(schemaless, [(None, json.dumps({"id": i, "when": "2026-01-01T00:00:0%dZ" % i,
+                                                  **({"extra": [i]} if i % 2 else {})}).encode())
+                               for i in range(4)], partition=0)
+    utc = datetime.timezone.utc
+
+    for topic, schemas_enable in ((with_schema, "true"), (schemaless, "false")):
+        raw = _config(topic, kafka.servers, tmp_path, **{
+            "format.class": "io.confluent.connect.s3.format.avro.AvroFormat", "avro.codec": "snappy",
+            "value.converter.schemas.enable": schemas_enable, "flush.size": "2"})
+        _run(raw, kafka.servers)
+        assert [os.path.basename(f) for f in _files(tmp_path, topic)] == [
+            "%s+0+0000000000.avro" % topic, "%s+0+0000000002.avro" % topic]
+
+    def read(topic):
+        records = []
+        for f in _files(tmp_path, topic):
+            with open(os.path.join(tmp_path, f), "rb") as fo:
+                reader = fastavro.reader(fo)
+                assert reader.codec == "snappy"
+                records.extend(reader)
+        return records
+
+    assert read(with_schema) == [{"id": i, "price": decimal.Decimal("1.52"),
+                                  "at": datetime.datetime(2026, 1, 1, 0, 0, 0, 1000 * i, utc)}
+                                 for i in range(4)]
+    rows = read(schemaless)
+    assert [r["id"] for r in rows] == [0, 1, 2, 3]
+    assert [r.get("extra") for r in rows] == [None, [1], None, [3]]
+    assert kafka.committed("connect-it-%s" % schemaless, schemaless, 1) == {0: 4}
 
 
 def test_poison_record_stops_the_run_naming_it_and_commits_nothing(kafka, tmp_path, capsys):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from pipelines.config.errors import ConfigError
+from sinks.files.formats.avro import AvroFormat
 from sinks.files.formats.base import Format
 from sinks.files.formats.jsonl import JsonLinesFormat
 from sinks.files.formats.parquet import ParquetFormat
@@ -13,11 +14,20 @@ from sinks.files.formats.parquet import ParquetFormat
 COMPRESSIONS = ("none", "gzip")
 
 
-def _parquet(values: Mapping[str, Any]) -> Format:
+def _uncompressed_json_only(values: Mapping[str, Any], codec_key: str, kind: str) -> None:
     if values.get("s3.compression.type", "none") != "none":
-        raise ConfigError("s3.compression.type=%s applies to JSON files; Parquet files are compressed "
-                          "by parquet.codec" % values["s3.compression.type"])
+        raise ConfigError("s3.compression.type=%s applies to JSON files; %s files are compressed by %s"
+                          % (values["s3.compression.type"], kind, codec_key))
+
+
+def _parquet(values: Mapping[str, Any]) -> Format:
+    _uncompressed_json_only(values, "parquet.codec", "Parquet")
     return ParquetFormat(values["parquet.codec"])
+
+
+def _avro(values: Mapping[str, Any]) -> Format:
+    _uncompressed_json_only(values, "avro.codec", "Avro")
+    return AvroFormat(values.get("avro.codec", "null"))
 
 
 def _json(values: Mapping[str, Any]) -> Format:
@@ -27,6 +37,9 @@ def _json(values: Mapping[str, Any]) -> Format:
 FORMATS = {
     "parquet": _parquet,
     "json": _json,
+    "avro": _avro,
+    "io.confluent.connect.s3.format.avro.AvroFormat": _avro,
+    "io.confluent.connect.gcs.format.avro.AvroFormat": _avro,
     "io.confluent.connect.s3.format.parquet.ParquetFormat": _parquet,
     "io.confluent.connect.gcs.format.parquet.ParquetFormat": _parquet,
     "io.confluent.connect.s3.format.json.JsonFormat": _json,
@@ -43,4 +56,4 @@ def make_format(name: str, values: Mapping[str, Any]) -> Format:
     return factory(values)
 
 
-__all__ = ["COMPRESSIONS", "FORMATS", "Format", "JsonLinesFormat", "ParquetFormat", "make_format"]
+__all__ = ["AvroFormat", "COMPRESSIONS", "FORMATS", "Format", "JsonLinesFormat", "ParquetFormat", "make_format"]
