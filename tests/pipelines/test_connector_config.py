@@ -289,8 +289,8 @@ def test_flush_size_is_stripped(store):
 
 def test_bad_format_class_lists_allowed_names(store):
     with pytest.raises(ConfigError, match=re.escape(
-            "format.class must be one of 'parquet', 'json', "
-            "'io.confluent.connect.s3.format.parquet.ParquetFormat', ")) as info:
+            "format.class must be one of 'parquet', 'json', 'avro', "
+            "'io.confluent.connect.s3.format.avro.AvroFormat', ")) as info:
         parse(store, {"format.class": "csv"})
 
     assert str(info.value).endswith(", got 'csv'")
