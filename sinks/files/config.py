@@ -10,7 +10,7 @@ from pipelines.config.errors import ConfigError
 from sinks.files.formats import COMPRESSIONS, FORMATS, Format, make_format
 from sinks.files.formats.avro import CODECS as AVRO_CODECS
 from sinks.files.formats.parquet import CODECS
-from sinks.files.partitioners import PARTITIONERS, Partitioner, make_partitioner
+from sinks.files.partitioners import EXTRACTORS, PARTITIONERS, Partitioner, make_partitioner
 from sinks.files.storage import STORAGE_CLASSES, Storage, storage_for
 from sinks.files.storage.s3 import CANNED_ACLS, DEFAULT_PART_SIZE, MIN_PART_SIZE, SSE_ALGORITHMS
 
@@ -68,6 +68,19 @@ CONFIG_DEF = ConfigDef([
               doc="Width the start offset in file names is zero-padded to."),
     ConfigKey("partitioner.class", "class", "default", choices=tuple(PARTITIONERS), group="Partitioner",
               doc="How files are laid out below each topic's directory."),
+    ConfigKey("partition.field.name", "list", None, group="Partitioner",
+              doc="FieldPartitioner: the value's fields (dotted for nested ones) that name directories."),
+    ConfigKey("path.format", "string", None, group="Partitioner",
+              doc="TimeBasedPartitioner: Joda-Time pattern of the directories ('year'=YYYY/'month'=MM)."),
+    ConfigKey("partition.duration.ms", "int", None, min=1, group="Partitioner",
+              doc="TimeBasedPartitioner: the time span of one directory."),
+    ConfigKey("timezone", "string", None, group="Partitioner",
+              doc="Time-based partitioners: IANA time zone of the directories (required)."),
+    ConfigKey("timestamp.extractor", "string", "Record", choices=EXTRACTORS, group="Partitioner",
+              doc="Time-based partitioners: Record (the record's timestamp) or RecordField; "
+                  "Wallclock is refused (not replay-safe)."),
+    ConfigKey("timestamp.field", "string", None, group="Partitioner",
+              doc="RecordField: the value's field holding the time (ms, Timestamp or ISO 8601)."),
     ConfigKey("directory.delim", "string", "/", choices=("/",), group="Partitioner",
               doc="Directory delimiter (only '/' here)."),
     ConfigKey("file.delim", "string", "+", group="Partitioner",
@@ -81,6 +94,7 @@ CONFIG_DEF = ConfigDef([
 ])
 
 IGNORED_KEYS = {
+    "locale": "path.format's numeric fields do not depend on it",
     "rotate.schedule.interval.ms": "a bounded run closes every file when it ends",
     "schema.compatibility": "records of one file are written with the union of their schemas",
 }
@@ -109,7 +123,7 @@ class FilesSinkConfig:
                    format=make_format(values["format.class"], values),
                    flush_size=values["flush.size"],
                    pad_width=values["filename.offset.zero.pad.width"],
-                   partitioner=make_partitioner(values["partitioner.class"]),
+                   partitioner=make_partitioner(values["partitioner.class"], values),
                    file_delim=values["file.delim"],
                    null_values=values["behavior.on.null.values"],
                    rotate_interval_ms=values["rotate.interval.ms"])

@@ -22,6 +22,7 @@ import os
 from typing import Any, Mapping, Optional, Sequence
 
 import apache_beam as beam
+import pyarrow as pa
 import pyarrow.compute as pc
 from apache_beam.metrics import Metrics
 
@@ -67,10 +68,19 @@ class _WriteFileFn(beam.DoFn):
             values = pc.filter(values, keep)
         if not offsets:
             return
+        # every file of the window is in place before any result goes on to be committed
+        yield from [self._write(bundle, directory, offsets, values, positions)
+                    for directory, positions in cfg.partitioner.split(bundle, offsets, values)]
+
+    def _write(self, bundle: ConvertedBundle, directory: str, offsets: Sequence[int], values,
+               positions) -> FileWritten:
+        cfg = self._config
+        if positions is not None:
+            offsets = pc.take(pa.array(offsets, pa.int64()), positions).to_pylist()
+            values = pc.take(values, positions)
         name = file_name(bundle.topic, bundle.partition, offsets[0], cfg.format.extension,
                          pad=cfg.pad_width, delim=cfg.file_delim)
-        path = cfg.storage.path(cfg.topics_dir, bundle.topic,
-                                cfg.partitioner.directory(bundle.topic, bundle.partition), name)
+        path = cfg.storage.path(cfg.topics_dir, bundle.topic, directory, name)
         data = cfg.format.serialize(values)
         try:
             cfg.storage.write(path, data)
@@ -83,8 +93,8 @@ class _WriteFileFn(beam.DoFn):
         Metrics.counter("beamconnect", "files/%s/%d" % (bundle.topic, bundle.partition)).inc()
         _LOGGER.debug("wrote %s (%d records, offsets %d..%d)", path, len(offsets), offsets[0],
                       offsets[-1])
-        yield FileWritten(bundle.topic, bundle.partition, path, offsets[0], offsets[-1],
-                          len(offsets), len(data))
+        return FileWritten(bundle.topic, bundle.partition, path, offsets[0], offsets[-1],
+                           len(offsets), len(data))
 
 
 class _RemoveStaleFn(beam.DoFn):
@@ -108,21 +118,35 @@ class _RemoveStaleFn(beam.DoFn):
     def process(self, written: Sequence[FileWritten]):
         cfg = self._config
         keep = {w.path for w in written}
-        for (topic, partition), plan in sorted(self._plans.items()):
-            directory = cfg.storage.path(cfg.topics_dir, topic, cfg.partitioner.directory(topic, partition))
-            for path in cfg.storage.walk(directory, start_after=self._listing_start(directory, plan)):
+        for directory, start_after in self._listings():
+            for path in cfg.storage.walk(directory, start_after=start_after):
                 base = os.path.basename(path)
                 parsed = parse_file_name(base, delim=cfg.file_delim)
-                stale = (parsed is not None and (parsed.topic, parsed.partition) == (topic, partition)
+                stale = (parsed is not None and (parsed.topic, parsed.partition) in self._plans
                          and parsed.extension == cfg.format.extension and path not in keep
-                         and self._stale(topic, partition, parsed.offset))
+                         and self._stale(parsed.topic, parsed.partition, parsed.offset))
                 temp = parse_temp_name(base, delim=cfg.file_delim)
-                if temp is not None and (temp.topic, temp.partition) != (topic, partition):
+                if temp is not None and (temp.topic, temp.partition) not in self._plans:
                     temp = None
                 if stale or temp is not None:
                     _LOGGER.info("removing %s, left by an earlier run that did not commit", path)
                     cfg.storage.delete(path)
         yield from written
+
+    def _listings(self):
+        """(directory, start_after) pairs that cover every file of the planned partitions: each
+        partition's own directory where the partitioner has one, else each topic's directory."""
+        cfg = self._config
+        whole_topics = set()
+        for (topic, partition), plan in sorted(self._plans.items()):
+            own = cfg.partitioner.partition_directory(topic, partition)
+            if own is None:
+                whole_topics.add(topic)
+                continue
+            directory = cfg.storage.path(cfg.topics_dir, topic, own)
+            yield directory, self._listing_start(directory, plan)
+        for topic in sorted(whole_topics):
+            yield cfg.storage.path(cfg.topics_dir, topic), None
 
     def _listing_start(self, directory: str, plan) -> Optional[str]:
         """Where a sorted listing of the partition's files may start: its files before the plan's start
@@ -132,7 +156,6 @@ class _RemoveStaleFn(beam.DoFn):
             return None
         return cfg.storage.path(directory, file_name(plan.topic, plan.partition, plan.start, "",
                                                      pad=cfg.pad_width, delim=cfg.file_delim))
-
 
 class WriteToFiles(beam.PTransform):
     """Writes converted bundles as files; returns one :class:`FileWritten` per file.

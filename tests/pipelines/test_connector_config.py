@@ -515,6 +515,12 @@ def test_config_def_defaults(store):
         "avro.codec": "null",
         "filename.offset.zero.pad.width": 10,
         "partitioner.class": "default",
+        "partition.field.name": None,
+        "path.format": None,
+        "partition.duration.ms": None,
+        "timezone": None,
+        "timestamp.extractor": "Record",
+        "timestamp.field": None,
         "directory.delim": "/",
         "file.delim": "+",
         "rotate.interval.ms": -1,
@@ -578,9 +584,9 @@ def test_config_def_rejects_other_directory_delim(store):
 
 def test_config_def_rejects_unknown_partitioner(store):
     with pytest.raises(ConfigError, match=re.escape(
-            "partitioner.class must be one of 'default', "
-            "'io.confluent.connect.storage.partitioner.DefaultPartitioner', got 'field'")):
-        sink_values(store, partitioner_class="field")
+            "partitioner.class must be one of 'default', 'field', 'time', 'hourly', 'daily', "
+            "'io.confluent.connect.storage.partitioner.DefaultPartitioner', ")):
+        sink_values(store, partitioner_class="weekly")
 
 
 def test_config_def_rejects_bad_null_behavior(store):
@@ -602,7 +608,7 @@ def test_sink_config_survives_pickling(store):
     assert type(copy.format) is ParquetFormat
     assert copy.format.extension == ".zstd.parquet"
     assert isinstance(copy.partitioner, DefaultPartitioner)
-    assert copy.partitioner.directory("orders", 3) == "partition=3"
+    assert copy.partitioner.partition_directory("orders", 3) == "partition=3"
 
 
 def test_converters_survive_pickling(store):

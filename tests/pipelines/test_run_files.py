@@ -165,6 +165,48 @@ def test_avro_files_with_connect_schemas_and_schemaless_values(kafka, tmp_path):
     assert kafka.committed("connect-it-%s" % schemaless, schemaless, 1) == {0: 4}
 
 
+def test_hourly_partitioner_files_records_by_their_hour_and_reruns_idempotently(kafka, tmp_path):
+    from confluent_kafka import Producer
+
+    topic = kafka.topic(partitions=2)
+    t0, hour = 1_767_225_600_000, 3_600_000
+    producer = Producer({"bootstrap.servers": kafka.servers})
+    for p in range(2):
+        for i in range(12):  # hours 0,0,0,1,1,1,... with one late record in each window
+            at = t0 + (i // 3) * hour + (hour if i == 5 else 0)
+            producer.produce(topic, json.dumps({"p": p, "i": i}).encode(), partition=p, timestamp=at)
+    producer.flush(30)
+    raw = _config(topic, kafka.servers, tmp_path, **{
+        "partitioner.class": "io.confluent.connect.storage.partitioner.HourlyPartitioner",
+        "timezone": "UTC", "locale": "en-US", "flush.size": "6"})
+
+    _run(raw, kafka.servers)
+
+    def layout():
+        return sorted(os.path.relpath(os.path.join(d, n), tmp_path / "topics" / topic)
+                      for d, _, names in os.walk(tmp_path / "topics" / topic) for n in names)
+
+    expected = sorted("year=2026/month=01/day=01/hour=%02d/%s+%d+%010d.snappy.parquet" % (h, topic, p, o)
+                      for p in range(2) for h, o in ((0, 0), (1, 3), (2, 5), (2, 6), (3, 9)))
+    assert layout() == expected
+    for p in range(2):
+        hour2 = tmp_path / "topics" / topic / "year=2026/month=01/day=01/hour=02"
+        rows = [r for n in sorted(os.listdir(hour2)) if "+%d+" % p in n
+                for r in pq.read_table(hour2 / n).to_pylist()]
+        assert [r["i"] for r in rows] == [5, 6, 7, 8]
+    assert kafka.committed("connect-it-%s" % topic, topic, 2) == {0: 12, 1: 12}
+
+    stale = tmp_path / "topics" / topic / "year=2026/month=01/day=01/hour=07"
+    stale.mkdir()
+    (stale / ("%s+0+0000000012.snappy.parquet" % topic)).write_bytes(b"left by a killed run")
+    kafka.produce(topic, [(None, json.dumps({"p": 0, "i": 12}).encode())], partition=0)
+    _run(raw, kafka.servers)  # the new record is filed by its own (current) hour; the stale file goes
+
+    assert not os.listdir(stale)
+    assert len(layout()) == len(expected) + 1
+    assert kafka.committed("connect-it-%s" % topic, topic, 2) == {0: 13, 1: 12}
+
+
 def test_poison_record_stops_the_run_naming_it_and_commits_nothing(kafka, tmp_path, capsys):
     topic = kafka.topic(partitions=1)
     kafka.produce(topic, list(_records(0, 0, 5)) + [(b"bad", b"{not json")] + list(_records(0, 6, 3)),

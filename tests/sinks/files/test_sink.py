@@ -50,3 +50,55 @@ def test_stale_objects_are_removed_from_buckets_as_from_directories(bucket):
     assert bucket.keys() == sorted([part + "t+0+0000000000.json", part + "t+0+0000000010.json",
                                     part + "t+0+0000000020.json", part + "notes.txt",
                                     "elsewhere/topics/t/partition=0/t+0+0000000025.json"])
+
+
+def test_a_window_spanning_hours_becomes_one_file_per_hour_named_by_its_first_offset(tmp_path):
+    import json
+
+    import pyarrow as pa
+
+    from sinks.files.sink import _WriteFileFn
+    from transforms.records import ConvertedBundle
+
+    hour, t0 = 3_600_000, 1_767_225_600_000
+    config = FilesSinkConfig.from_values(CONFIG_DEF.parse({
+        "store.url": str(tmp_path), "format.class": "json", "flush.size": "10",
+        "partitioner.class": "io.confluent.connect.storage.partitioner.HourlyPartitioner",
+        "timezone": "UTC"}))
+    offsets = [40, 41, 42, 44, 45]  # 43 is a gap (a transaction marker)
+    stamps = [t0 + hour, t0, t0 + hour + 1, t0, t0 + 2 * hour]
+    bundle = ConvertedBundle("t", 0, 40, offsets, stamps, pa.array([None] * 5),
+                             pa.array([{"o": o} for o in offsets]), [None] * 5)
+
+    written = list(_WriteFileFn(config).process(bundle))
+
+    hours = {w.path[len(str(tmp_path)) + 1:]: (w.first_offset, w.last_offset, w.records) for w in written}
+    assert hours == {
+        "topics/t/year=2026/month=01/day=01/hour=01/t+0+0000000040.json": (40, 42, 2),
+        "topics/t/year=2026/month=01/day=01/hour=00/t+0+0000000041.json": (41, 44, 2),
+        "topics/t/year=2026/month=01/day=01/hour=02/t+0+0000000045.json": (45, 45, 1),
+    }
+    expected = {40: [40, 42], 41: [41, 44], 45: [45]}
+    for w in written:
+        with open(w.path) as f:
+            assert [json.loads(line)["o"] for line in f] == expected[w.first_offset]
+
+
+def test_stale_files_in_time_directories_are_found_by_listing_the_topic(tmp_path):
+    config = FilesSinkConfig.from_values(CONFIG_DEF.parse({
+        "store.url": str(tmp_path), "format.class": "json", "flush.size": "10",
+        "partitioner.class": "daily", "timezone": "UTC"}))
+    plans = [PartitionPlan("t", 0, start=20, end=40, committed=20)]
+    day1 = tmp_path / "topics" / "t" / "year=2026" / "month=01" / "day=01"
+    day2 = tmp_path / "topics" / "t" / "year=2026" / "month=01" / "day=02"
+    day1.mkdir(parents=True)
+    day2.mkdir(parents=True)
+    for directory, offset in ((day1, 5), (day1, 20), (day2, 25), (day2, 38)):
+        (directory / ("t+0+%010d.json" % offset)).write_text("{}\n")
+    (day2 / "t+1+0000000030.json").write_text("{}\n")  # another partition, not planned: kept
+    written = [FileWritten("t", 0, str(day1 / "t+0+0000000020.json"), 20, 39, 15, 3)]
+
+    list(_RemoveStaleFn(config, plans).process(written))
+
+    assert sorted(os.listdir(day1)) == ["t+0+0000000005.json", "t+0+0000000020.json"]
+    assert sorted(os.listdir(day2)) == ["t+1+0000000030.json"]
