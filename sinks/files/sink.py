@@ -68,9 +68,12 @@ class _WriteFileFn(beam.DoFn):
             values = pc.filter(values, keep)
         if not offsets:
             return
-        # every file of the window is in place before any result goes on to be committed
-        yield from [self._write(bundle, directory, offsets, values, positions)
-                    for directory, positions in cfg.partitioner.split(bundle, offsets, values)]
+        # Every file of the window is in place before any result goes on to be committed, and the file
+        # ending last comes first: a streaming run commits once per window, at its end (a commit
+        # between two of its files would realign the windows of a restart, and so the file names).
+        written = [self._write(bundle, directory, offsets, values, positions)
+                   for directory, positions in cfg.partitioner.split(bundle, offsets, values)]
+        yield from sorted(written, key=lambda w: -w.last_offset)
 
     def _write(self, bundle: ConvertedBundle, directory: str, offsets: Sequence[int], values,
                positions) -> FileWritten:
