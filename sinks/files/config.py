@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 from pipelines.config.definitions import ConfigDef, ConfigKey, NO_DEFAULT
 from pipelines.config.errors import ConfigError
@@ -66,6 +66,14 @@ CONFIG_DEF = ConfigDef([
               doc="Avro compression codec (snappy needs cramjam, zstandard needs zstandard)."),
     ConfigKey("filename.offset.zero.pad.width", "int", 10, min=0, group="Format",
               doc="Width the start offset in file names is zero-padded to."),
+    ConfigKey("store.kafka.keys", "boolean", False, group="Format",
+              doc="Also write each file's record keys, to <name>.keys.<ext> (keys.format.class)."),
+    ConfigKey("store.kafka.headers", "boolean", False, group="Format",
+              doc="Also write each file's record headers, to <name>.headers.<ext> (headers.format.class)."),
+    ConfigKey("keys.format.class", "class", "avro", choices=tuple(FORMATS), group="Format",
+              doc="Format of the keys files (Confluent's default: Avro)."),
+    ConfigKey("headers.format.class", "class", "avro", choices=tuple(FORMATS), group="Format",
+              doc="Format of the headers files (Confluent's default: Avro)."),
     ConfigKey("partitioner.class", "class", "default", choices=tuple(PARTITIONERS), group="Partitioner",
               doc="How files are laid out below each topic's directory."),
     ConfigKey("partition.field.name", "list", None, group="Partitioner",
@@ -111,6 +119,8 @@ class FilesSinkConfig:
     file_delim: str
     null_values: str
     rotate_interval_ms: int = -1
+    keys_format: Optional[Format] = None
+    headers_format: Optional[Format] = None
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> "FilesSinkConfig":
@@ -126,4 +136,13 @@ class FilesSinkConfig:
                    partitioner=make_partitioner(values["partitioner.class"], values),
                    file_delim=values["file.delim"],
                    null_values=values["behavior.on.null.values"],
-                   rotate_interval_ms=values["rotate.interval.ms"])
+                   rotate_interval_ms=values["rotate.interval.ms"],
+                   keys_format=(make_format(values["keys.format.class"], values)
+                                if values["store.kafka.keys"] else None),
+                   headers_format=(make_format(values["headers.format.class"], values)
+                                   if values["store.kafka.headers"] else None))
+
+    def companions(self) -> dict:
+        """The files written next to each value file: {name infix: format}, such as ``.keys``."""
+        return {infix: fmt for infix, fmt in ((".keys", self.keys_format),
+                                               (".headers", self.headers_format)) if fmt is not None}

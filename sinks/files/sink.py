@@ -56,6 +56,7 @@ class _WriteFileFn(beam.DoFn):
     def process(self, bundle: ConvertedBundle):
         cfg = self._config
         values, offsets = bundle.values, bundle.offsets
+        kept = pa.array(range(len(offsets)), pa.int64())  # the bundle's rows still written
         if values.null_count:
             if cfg.null_values == "fail":
                 first = next(i for i, v in enumerate(values.is_null().to_pylist()) if v)
@@ -66,38 +67,71 @@ class _WriteFileFn(beam.DoFn):
             keep = values.is_valid()
             offsets = [o for o, k in zip(offsets, keep.to_pylist()) if k]
             values = pc.filter(values, keep)
+            kept = pc.filter(kept, keep)
         if not offsets:
             return
         # Every file of the window is in place before any result goes on to be committed, and the file
         # ending last comes first: a streaming run commits once per window, at its end (a commit
         # between two of its files would realign the windows of a restart, and so the file names).
-        written = [self._write(bundle, directory, offsets, values, positions)
-                   for directory, positions in cfg.partitioner.split(bundle, offsets, values)]
+        written = [result for directory, positions in cfg.partitioner.split(bundle, offsets, values)
+                   for result in self._write(bundle, directory, offsets, values, positions, kept)]
         yield from sorted(written, key=lambda w: -w.last_offset)
 
-    def _write(self, bundle: ConvertedBundle, directory: str, offsets: Sequence[int], values,
-               positions) -> FileWritten:
+    def _write(self, bundle: ConvertedBundle, directory: str, offsets: Sequence[int], values, positions,
+               kept) -> list:
+        """The window's records that go to ``directory``: the value file, and the keys and headers
+        files next to it when they are stored; one result per file."""
         cfg = self._config
         if positions is not None:
             offsets = pc.take(pa.array(offsets, pa.int64()), positions).to_pylist()
             values = pc.take(values, positions)
-        name = file_name(bundle.topic, bundle.partition, offsets[0], cfg.format.extension,
-                         pad=cfg.pad_width, delim=cfg.file_delim)
-        path = cfg.storage.path(cfg.topics_dir, bundle.topic, directory, name)
-        data = cfg.format.serialize(values)
-        try:
-            cfg.storage.write(path, data)
-        except StorageError as exc:
-            raise StorageError("%s (records topic=%s partition=%d offsets %d..%d). The run stopped; the "
-                               "file's offsets are not committed."
-                               % (exc, bundle.topic, bundle.partition, offsets[0], offsets[-1])) from exc
+        rows = kept if positions is None else pc.take(kept, positions)
+        files = [("", cfg.format, values)]
+        for infix, fmt in cfg.companions().items():
+            files.append((infix, fmt, _keys(bundle, rows, offsets) if infix == ".keys"
+                          else _headers(bundle, rows)))
+        results = []
+        for infix, fmt, data_values in files:
+            name = file_name(bundle.topic, bundle.partition, offsets[0], infix + fmt.extension,
+                             pad=cfg.pad_width, delim=cfg.file_delim)
+            path = cfg.storage.path(cfg.topics_dir, bundle.topic, directory, name)
+            data = fmt.serialize(data_values)
+            try:
+                cfg.storage.write(path, data)
+            except StorageError as exc:
+                raise StorageError("%s (records topic=%s partition=%d offsets %d..%d). The run stopped; "
+                                   "the file's offsets are not committed."
+                                   % (exc, bundle.topic, bundle.partition, offsets[0], offsets[-1])) \
+                    from exc
+            _LOGGER.debug("wrote %s (%d records, offsets %d..%d)", path, len(offsets), offsets[0],
+                          offsets[-1])
+            results.append(FileWritten(bundle.topic, bundle.partition, path, offsets[0], offsets[-1],
+                                       len(offsets), len(data)))
         Metrics.counter("beamconnect", "written/%s/%d" % (bundle.topic, bundle.partition)).inc(
             len(offsets))
-        Metrics.counter("beamconnect", "files/%s/%d" % (bundle.topic, bundle.partition)).inc()
-        _LOGGER.debug("wrote %s (%d records, offsets %d..%d)", path, len(offsets), offsets[0],
-                      offsets[-1])
-        return FileWritten(bundle.topic, bundle.partition, path, offsets[0], offsets[-1],
-                           len(offsets), len(data))
+        Metrics.counter("beamconnect", "files/%s/%d" % (bundle.topic, bundle.partition)).inc(
+            len(results))
+        return results
+
+
+_HEADERS_TYPE = pa.list_(pa.struct([pa.field("key", pa.string(), nullable=False),
+                                    pa.field("value", pa.binary())]))
+
+
+def _keys(bundle: ConvertedBundle, rows: pa.Array, offsets: Sequence[int]) -> pa.Array:
+    keys = pc.take(bundle.keys, rows)
+    if keys.null_count:
+        first = pc.index(pc.is_null(keys), True).as_py()
+        raise RecordError("record %s has a null key and store.kafka.keys=true; a keys file holds one "
+                          "key per record. The run stopped and committed no offsets."
+                          % record_ref(bundle.topic, bundle.partition, offsets[first]))
+    return keys
+
+
+def _headers(bundle: ConvertedBundle, rows: pa.Array) -> pa.Array:
+    """Each record's headers as a list of {key, value} (empty when it has none)."""
+    return pa.array([[{"key": k, "value": v} for k, v in (bundle.headers[i] or ())]
+                     for i in rows.to_pylist()], _HEADERS_TYPE)
 
 
 class _RemoveStaleFn(beam.DoFn):
@@ -106,6 +140,8 @@ class _RemoveStaleFn(beam.DoFn):
     def __init__(self, config: FilesSinkConfig, plans: Sequence):
         self._config = config
         self._plans = {(p.topic, p.partition): p for p in plans}
+        self._extensions = {config.format.extension} | {
+            infix + fmt.extension for infix, fmt in config.companions().items()}
 
     def _stale(self, topic: str, partition: int, offset: int) -> bool:
         """A file of this run's range it did not write, or one past the group's committed offset.
@@ -126,7 +162,7 @@ class _RemoveStaleFn(beam.DoFn):
                 base = os.path.basename(path)
                 parsed = parse_file_name(base, delim=cfg.file_delim)
                 stale = (parsed is not None and (parsed.topic, parsed.partition) in self._plans
-                         and parsed.extension == cfg.format.extension and path not in keep
+                         and parsed.extension in self._extensions and path not in keep
                          and self._stale(parsed.topic, parsed.partition, parsed.offset))
                 temp = parse_temp_name(base, delim=cfg.file_delim)
                 if temp is not None and (temp.topic, temp.partition) not in self._plans:

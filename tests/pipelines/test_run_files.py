@@ -207,6 +207,39 @@ def test_hourly_partitioner_files_records_by_their_hour_and_reruns_idempotently(
     assert kafka.committed("connect-it-%s" % topic, topic, 2) == {0: 13, 1: 12}
 
 
+def test_keys_and_headers_are_stored_next_to_the_values(kafka, tmp_path):
+    import fastavro
+    from confluent_kafka import Producer
+
+    topic = kafka.topic(partitions=1)
+    producer = Producer({"bootstrap.servers": kafka.servers})
+    for i in range(5):
+        producer.produce(topic, json.dumps({"i": i}).encode(), key=b"user-%d" % i, partition=0,
+                         headers=[("trace", b"t%d" % i)] if i % 2 else None)
+    producer.flush(30)
+    raw = _config(topic, kafka.servers, tmp_path, **{
+        "flush.size": "3", "store.kafka.keys": "true", "store.kafka.headers": "true",
+        "keys.format.class": "io.confluent.connect.s3.format.avro.AvroFormat",
+        "headers.format.class": "io.confluent.connect.s3.format.avro.AvroFormat"})
+
+    _run(raw, kafka.servers)
+
+    assert [os.path.basename(f) for f in _files(tmp_path, topic)] == sorted(
+        "%s+0+%010d%s" % (topic, o, ext) for o in (0, 3)
+        for ext in (".headers.avro", ".keys.avro", ".snappy.parquet"))
+
+    def avro(offset, kind):
+        path = tmp_path / "topics" / topic / "partition=0" / ("%s+0+%010d.%s.avro" % (topic, offset, kind))
+        with open(path, "rb") as f:
+            return list(fastavro.reader(f))
+
+    assert [r["i"] for r in _rows(tmp_path, topic)] == [0, 1, 2, 3, 4]
+    assert avro(0, "keys") + avro(3, "keys") == ["user-%d" % i for i in range(5)]
+    assert avro(0, "headers") + avro(3, "headers") == [
+        [{"key": "trace", "value": b"t%d" % i}] if i % 2 else [] for i in range(5)]
+    assert kafka.committed("connect-it-%s" % topic, topic, 1) == {0: 5}
+
+
 def test_poison_record_stops_the_run_naming_it_and_commits_nothing(kafka, tmp_path, capsys):
     topic = kafka.topic(partitions=1)
     kafka.produce(topic, list(_records(0, 0, 5)) + [(b"bad", b"{not json")] + list(_records(0, 6, 3)),
