@@ -85,11 +85,12 @@ class _WriteFileFn(beam.DoFn):
         if positions is not None:
             offsets = pc.take(pa.array(offsets, pa.int64()), positions).to_pylist()
             values = pc.take(values, positions)
-        rows = kept if positions is None else pc.take(kept, positions)
         files = [("", cfg.format, values)]
-        for infix, fmt in cfg.companions().items():
-            files.append((infix, fmt, _keys(bundle, rows, offsets) if infix == ".keys"
-                          else _headers(bundle, rows)))
+        companions = cfg.companions()
+        if companions:
+            rows = kept if positions is None else pc.take(kept, positions)
+            files += [(infix, fmt, _keys(bundle, rows, offsets) if infix == ".keys"
+                       else _headers(bundle, rows)) for infix, fmt in companions.items()]
         results = []
         for infix, fmt, data_values in files:
             name = file_name(bundle.topic, bundle.partition, offsets[0], infix + fmt.extension,

@@ -9,7 +9,6 @@ import subprocess
 import time
 
 import pyarrow.parquet as pq
-import pytest
 
 from tests.helpers import ROOT, cli_command, cli_env, json_files_config, run_cli, write_config
 

@@ -20,7 +20,7 @@ from pipelines.config.errors import ConfigError
 from sinks.files.storage.base import Storage, StorageError
 from sinks.files.storage.gcs import GcsStorage
 from sinks.files.storage.local import LocalStorage
-from sinks.files.storage.s3 import S3Storage, require_boto3
+from sinks.files.storage.s3 import DEFAULT_PART_SIZE, S3Storage, require_boto3
 
 SCHEMES = ("file", "gs", "s3")
 
@@ -32,6 +32,8 @@ STORAGE_CLASSES = {
     "io.confluent.connect.gcs.storage.GcsStorage": "gs",
     "io.confluent.connect.s3.storage.S3Storage": "s3",
 }
+
+_KINDS = {"file": "local", "gs": "GCS", "s3": "S3"}
 
 #: Keys that only apply to one kind of store (those without a default value).
 _ONLY_FOR = {
@@ -94,7 +96,7 @@ def storage_for(values: Mapping[str, Any]) -> Storage:
         return GcsStorage(bucket, prefix, shown, credentials_path=values.get("gcs.credentials.path"),
                           credentials_json=values.get("gcs.credentials.json"), endpoint=endpoint)
     require_boto3()
-    part_size = values.get("s3.part.size") or 25 * 1024 * 1024
+    part_size = values.get("s3.part.size") or DEFAULT_PART_SIZE
     return S3Storage(bucket, prefix, shown, region=values.get("s3.region"), endpoint=endpoint,
                      access_key_id=values.get("aws.access.key.id"),
                      secret_access_key=values.get("aws.secret.access.key"),
@@ -123,8 +125,6 @@ def _check_storage_class(name: Optional[str], scheme: str) -> None:
         raise ConfigError("storage.class=%s is a %s store, but the store's keys name a %s store"
                           % (name, _KINDS[wanted], _KINDS[scheme]))
 
-
-_KINDS = {"file": "local", "gs": "GCS", "s3": "S3"}
 
 __all__ = ["GcsStorage", "LocalStorage", "S3Storage", "SCHEMES", "STORAGE_CLASSES", "Storage",
            "StorageError", "storage_for"]

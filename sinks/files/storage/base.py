@@ -49,7 +49,7 @@ class Storage(abc.ABC):
     def delete(self, path: str) -> None:
         """Removes a file; a file that is already gone is not an error."""
 
+    @abc.abstractmethod
     def check(self) -> None:
-        """Fails with a :class:`StorageError` when the store cannot be listed (run before reading)."""
-        for _ in self.walk(self.path("")):
-            break
+        """Fails with a :class:`StorageError` naming ``store.url`` when files cannot be written there
+        (run before any record is read)."""

@@ -24,7 +24,7 @@ class GcsStorage(ObjectStorage):
     def __init__(self, bucket: str, prefix: str = "", url: str = "", *,
                  credentials_path: Optional[str] = None, credentials_json: Optional[str] = None,
                  endpoint: Optional[str] = None):
-        super().__init__(bucket, prefix, url or "gs://%s/%s" % (bucket, prefix))
+        super().__init__(bucket, prefix, url or "gs://%s/%s" % (bucket, prefix.strip("/")))
         self.credentials_path = credentials_path
         self.credentials_json = credentials_json
         self.endpoint = endpoint

@@ -70,8 +70,6 @@ class ObjectStorage(Storage):
         try:
             for key in self._list(prefix, self.key(start_after) if start_after else None):
                 yield "%s://%s/%s" % (self.scheme, self.bucket, key)
-        except StorageError:
-            raise
         except Exception as exc:
             raise StorageError("could not list %s: %s" % (directory, self._reason(exc))) from exc
 

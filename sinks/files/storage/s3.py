@@ -40,7 +40,7 @@ class S3Storage(ObjectStorage):
                  part_size: int = DEFAULT_PART_SIZE, retries: int = 3, proxy: Optional[str] = None,
                  sse: Optional[str] = None, sse_kms_key_id: Optional[str] = None,
                  acl: Optional[str] = None):
-        super().__init__(bucket, prefix, url or "s3://%s/%s" % (bucket, prefix))
+        super().__init__(bucket, prefix, url or "s3://%s/%s" % (bucket, prefix.strip("/")))
         self.region = region
         self.endpoint = endpoint
         self.access_key_id = access_key_id
