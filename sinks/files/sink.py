@@ -1,19 +1,20 @@
-"""``WriteToFiles``: one file per bundle window, laid out as Confluent's S3/GCS sinks lay them out.
+"""``WriteToFiles``: files per bundle window, laid out as Confluent's S3/GCS sinks lay them out.
 
 Delivery: exactly once. A window's records are the offsets ``[w, w + flush.size)`` of one partition
-(windows aligned to the run's planned start), so its file name,
-``<store>/<topics.dir>/<topic>/partition=<p>/<topic>+<p>+<first offset>.<ext>``, depends only on the data
-and the config. A replayed window rewrites the same name with the same records; files are written under a
-temporary name and renamed into place. After every write, files that this run did not write are removed
-if they start inside its range or past the group's committed offset (left by a killed run that planned
-further, or laid out differently), as are stray temporary files, so a rerun converges to exactly what a
-clean run writes.
+(windows aligned to the run's planned start). The partitioner splits them by directory, and each
+directory's share becomes one file, ``<store>/<topics.dir>/<topic>/<directory>/<topic>+<p>+<first
+offset>.<ext>`` (with ``.keys.<ext>`` and ``.headers.<ext>`` files beside it when those are stored), so
+names depend only on the data and the config. A replayed window rewrites the same names with the same
+records; a file appears whole or not at all (a temporary name and a rename on file systems, one upload
+on object stores). After every write, files that this run did not write are removed if they start
+inside its range or past the group's committed offset (left by a killed run that planned further, or
+laid out differently), as are stray temporary files, so a rerun converges to exactly what a clean run
+writes.
 
 In streaming mode windows are cut by the data instead (``flush.size`` records, or ``rotate.interval.ms``
-of record time) from the committed offset on; each file's offsets are committed once it is in place,
-and a replayed window rewrites the same name with the same records.
+of record time) from the committed offset on; a window's offsets are committed once all its files are
+in place, and a replayed window rewrites the same names with the same records.
 """
-
 from __future__ import annotations
 
 import dataclasses
