@@ -25,13 +25,23 @@ class Built:
     committed: beam.PCollection
 
 
+#: Runners that read every partition in turn in this one process, where reading ahead pays.
+LOCAL_RUNNERS = ("DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner", "PrismRunner")
+
+
+def reads_in_one_process(pipeline: beam.Pipeline) -> bool:
+    runner = pipeline.options.get_all_options().get("runner") or "DirectRunner"
+    return runner.split(".")[-1] in LOCAL_RUNNERS
+
+
 def build_pipeline(pipeline: beam.Pipeline, config: ConnectorConfig,
                    plans: Sequence[PartitionPlan]) -> Built:
     """Adds the connector's steps to ``pipeline`` for the planned partitions."""
     sink, sink_config, consumer_config = config.sink, config.sink_config, config.consumer_config
     converted = (
         pipeline
-        | "ReadFromKafka" >> ReadFromKafka(plans, consumer_config, sink.windows(sink_config).size)
+        | "ReadFromKafka" >> ReadFromKafka(plans, consumer_config, sink.windows(sink_config).size,
+                                           read_ahead=reads_in_one_process(pipeline))
         | "ConvertRecords" >> ConvertRecords(config.key_converter, config.value_converter))
     failed = converted.failed
     _ = failed | "StopOnFailure" >> StopOnFailure()

@@ -99,3 +99,45 @@ def test_a_committed_offset_past_the_end_resets_as_kafka_does(kafka):
     assert (plan.start, plan.end, plan.committed) == (0, 10, 500)
     plan, = planner.plan({topic: 1}, reset="latest")
     assert (plan.start, plan.end) == (10, 10)
+
+
+def test_read_ahead_reads_every_partition_in_turn(kafka):
+    topic = kafka.topic(partitions=3)
+    for p in range(3):
+        kafka.produce(topic, [(None, b"%d-%d" % (p, i)) for i in range(12)], partition=p)
+    plans = [PartitionPlan(topic, p, 2, 12) for p in range(3)]
+
+    with BeamPipeline() as p:
+        bundles = p | ReadFromKafka(plans, {"bootstrap.servers": kafka.servers, "group.id": "g"}, 5,
+                                    read_ahead=True)
+        assert_that(_windows(bundles), equal_to([
+            (topic, q, w, tuple(range(w, w + 5)), tuple(b"%d-%d" % (q, i) for i in range(w, w + 5)))
+            for q in range(3) for w in (2, 7)]), label="windows")
+
+
+def test_read_ahead_hands_the_prefetched_partition_over_or_reassigns_when_it_starts_elsewhere(kafka):
+    from transforms.kafka.read import READER_DEFAULTS, READER_FIXED, ReadTask, _ReadPartitionFn
+    from transforms.kafka.restriction import PartitionRange, PartitionRangeTracker
+
+    topic = kafka.topic(partitions=3)
+    for p in range(3):
+        kafka.produce(topic, [(None, b"%d-%d" % (p, i)) for i in range(10)], partition=p)
+    plans = [PartitionPlan(topic, p, 0, 10) for p in range(3)]
+    fn = _ReadPartitionFn({**READER_DEFAULTS, "bootstrap.servers": kafka.servers, "group.id": "g",
+                           **READER_FIXED}, 30.0)
+    fn.setup()
+
+    def read(plan, start, next_plan):
+        tracker = PartitionRangeTracker(PartitionRange(start, plan.end, plan.start, 5))
+        return [o for b in fn.process(ReadTask(plan, 5, next_plan), tracker=tracker) for o in b.offsets]
+
+    try:
+        assert read(plans[0], 0, plans[1]) == list(range(10))
+        assert fn._warm == (topic, 1, 0)
+        prefetching = fn._spare
+        assert read(plans[1], 0, plans[2]) == list(range(10))  # takes the prefetching consumer over
+        assert fn._consumer is prefetching and fn._warm == (topic, 2, 0)
+        assert read(plans[2], 5, None) == list(range(5, 10))  # a split range: assigned afresh
+        assert fn._warm is None
+    finally:
+        fn.teardown()
