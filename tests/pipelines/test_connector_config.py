@@ -289,8 +289,8 @@ def test_flush_size_is_stripped(store):
 
 def test_bad_format_class_lists_allowed_names(store):
     with pytest.raises(ConfigError, match=re.escape(
-            "format.class must be one of 'parquet', 'json', 'avro', "
-            "'io.confluent.connect.s3.format.avro.AvroFormat', ")) as info:
+            "format.class must be one of 'parquet', 'json', 'avro', 'bytearray', "
+            "'io.confluent.connect.s3.format.bytearray.ByteArrayFormat', ")) as info:
         parse(store, {"format.class": "csv"})
 
     assert str(info.value).endswith(", got 'csv'")
@@ -513,6 +513,8 @@ def test_config_def_defaults(store):
         "flush.size": 10,
         "parquet.codec": "snappy",
         "avro.codec": "null",
+        "format.bytearray.extension": ".bin",
+        "format.bytearray.separator": None,
         "filename.offset.zero.pad.width": 10,
         "partitioner.class": "default",
         "store.kafka.keys": False,

@@ -240,6 +240,25 @@ def test_keys_and_headers_are_stored_next_to_the_values(kafka, tmp_path):
     assert kafka.committed("connect-it-%s" % topic, topic, 1) == {0: 5}
 
 
+def test_bytearray_files_archive_values_as_produced(kafka, tmp_path):
+    topic = kafka.topic(partitions=1)
+    values = [b"plain", b"\x00\xffbinary", b'{"json": true}', b"last"]
+    kafka.produce(topic, [(None, v) for v in values], partition=0)
+    raw = _config(topic, kafka.servers, tmp_path, **{
+        "value.converter": "org.apache.kafka.connect.converters.ByteArrayConverter",
+        "format.class": "io.confluent.connect.s3.format.bytearray.ByteArrayFormat",
+        "format.bytearray.separator": "\\u001e", "flush.size": "3"})
+    del raw["value.converter.schemas.enable"]
+
+    _run(raw, kafka.servers)
+
+    files = _files(tmp_path, topic)
+    assert [os.path.basename(f) for f in files] == ["%s+0+0000000000.bin" % topic,
+                                                    "%s+0+0000000003.bin" % topic]
+    content = b"".join(open(os.path.join(tmp_path, f), "rb").read() for f in files)
+    assert content == b"".join(v + b"\x1e" for v in values)
+
+
 def test_poison_record_stops_the_run_naming_it_and_commits_nothing(kafka, tmp_path, capsys):
     topic = kafka.topic(partitions=1)
     kafka.produce(topic, list(_records(0, 0, 5)) + [(b"bad", b"{not json")] + list(_records(0, 6, 3)),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 from pipelines.config.errors import ConfigError
 from sinks.files.formats.avro import AvroFormat
 from sinks.files.formats.base import Format
+from sinks.files.formats.bytearray import ByteArrayFormat
 from sinks.files.formats.jsonl import JsonLinesFormat
 from sinks.files.formats.parquet import ParquetFormat
 
@@ -16,7 +18,7 @@ COMPRESSIONS = ("none", "gzip")
 
 def _uncompressed_json_only(values: Mapping[str, Any], codec_key: str, kind: str) -> None:
     if values.get("s3.compression.type", "none") != "none":
-        raise ConfigError("s3.compression.type=%s applies to JSON files; %s files are compressed by %s"
+        raise ConfigError("s3.compression.type=%s applies to JSON and byte-array files; %s files are compressed by %s"
                           % (values["s3.compression.type"], kind, codec_key))
 
 
@@ -30,6 +32,27 @@ def _avro(values: Mapping[str, Any]) -> Format:
     return AvroFormat(values.get("avro.codec", "null"))
 
 
+def _bytearray(values: Mapping[str, Any]) -> Format:
+    extension = values.get("format.bytearray.extension", ".bin")
+    if not extension.startswith(".") or "/" in extension:
+        raise ConfigError("format.bytearray.extension must start with '.' and hold no '/', got %r"
+                          % extension)
+    separator = values.get("format.bytearray.separator")
+    return ByteArrayFormat(extension, "\n" if separator is None else unescape(separator),
+                           values.get("s3.compression.type", "none"))
+
+
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", "0": "\0"}
+
+
+def unescape(text: str) -> str:
+    """``\\n``, ``\\r\\n``, ``\\t``, ``\\0``, ``\\\\`` and ``\\uXXXX`` as the characters they
+    name (config values are trimmed, so a separator is written with escapes, as in Confluent's)."""
+    return re.sub(r"\\(u[0-9a-fA-F]{4}|[nrt0\\])",
+                  lambda m: chr(int(m.group(1)[1:], 16)) if m.group(1)[0] == "u"
+                  else _ESCAPES[m.group(1)], text)
+
+
 def _json(values: Mapping[str, Any]) -> Format:
     return JsonLinesFormat(values.get("s3.compression.type", "none"))
 
@@ -38,6 +61,9 @@ FORMATS = {
     "parquet": _parquet,
     "json": _json,
     "avro": _avro,
+    "bytearray": _bytearray,
+    "io.confluent.connect.s3.format.bytearray.ByteArrayFormat": _bytearray,
+    "io.confluent.connect.gcs.format.bytearray.ByteArrayFormat": _bytearray,
     "io.confluent.connect.s3.format.avro.AvroFormat": _avro,
     "io.confluent.connect.gcs.format.avro.AvroFormat": _avro,
     "io.confluent.connect.s3.format.parquet.ParquetFormat": _parquet,
@@ -56,4 +82,4 @@ def make_format(name: str, values: Mapping[str, Any]) -> Format:
     return factory(values)
 
 
-__all__ = ["AvroFormat", "COMPRESSIONS", "FORMATS", "Format", "JsonLinesFormat", "ParquetFormat", "make_format"]
+__all__ = ["AvroFormat", "ByteArrayFormat", "COMPRESSIONS", "FORMATS", "Format", "JsonLinesFormat", "ParquetFormat", "make_format"]

@@ -70,7 +70,7 @@ def test_gzip_json_lines_are_named_json_gz_and_rewrite_to_the_same_bytes():
 
 def test_gzip_compression_type_with_parquet_is_a_conflict():
     with pytest.raises(ConfigError, match=re.escape(
-            "s3.compression.type=gzip applies to JSON files; Parquet files are compressed by "
+            "s3.compression.type=gzip applies to JSON and byte-array files; Parquet files are compressed by "
             "parquet.codec")):
         make_format("parquet", {"s3.compression.type": "gzip", "parquet.codec": "snappy"})
 
@@ -158,5 +158,42 @@ def test_avro_codec_and_compression_type_errors():
     with pytest.raises(ConfigError, match=re.escape("avro.codec must be one of 'null', 'deflate'")):
         make_format("avro", {"avro.codec": "lzo"})
     with pytest.raises(ConfigError, match=re.escape(
-            "s3.compression.type=gzip applies to JSON files; Avro files are compressed by avro.codec")):
+            "s3.compression.type=gzip applies to JSON and byte-array files; Avro files are compressed by avro.codec")):
         make_format("avro", {"s3.compression.type": "gzip"})
+
+
+# ByteArrayFormat
+
+def test_bytearray_writes_raw_values_each_followed_by_the_separator():
+    fmt = make_format("io.confluent.connect.s3.format.bytearray.ByteArrayFormat",
+                      {"format.bytearray.extension": ".bin", "format.bytearray.separator": None})
+
+    assert fmt.extension == ".bin"
+    assert fmt.serialize(pa.array([b"\x00\x01", b"{\"a\":1}"], pa.binary())) == b"\x00\x01\n{\"a\":1}\n"
+    assert fmt.serialize(pa.array(["é"])) == "é\n".encode()  # strings as UTF-8
+    crlf = make_format("bytearray", {"format.bytearray.separator": "\\r\\n"})  # escapes, as Confluent
+    assert crlf.serialize(pa.array([b"a", b"b"])) == b"a\r\nb\r\n"
+
+
+def test_bytearray_separator_extension_and_gzip():
+    import gzip
+
+    fmt = make_format("bytearray", {"format.bytearray.extension": ".raw",
+                                    "format.bytearray.separator": "|", "s3.compression.type": "gzip"})
+    data = fmt.serialize(pa.array([b"a", b"b"]))
+
+    assert fmt.extension == ".raw.gz"
+    assert gzip.decompress(data) == b"a|b|"
+    assert fmt.serialize(pa.array([b"a", b"b"])) == data
+
+
+def test_bytearray_refuses_structured_values_naming_the_converter_to_use():
+    from pipelines.config.errors import BeamConnectError
+
+    with pytest.raises(BeamConnectError, match=re.escape(
+            "format.class=ByteArrayFormat writes each value's raw bytes, but the values are struct<a: "
+            "int64>; set value.converter=org.apache.kafka.connect.converters.ByteArrayConverter")):
+        make_format("bytearray", {}).serialize(pa.array([{"a": 1}]))
+    with pytest.raises(ConfigError, match=re.escape(
+            "format.bytearray.extension must start with '.' and hold no '/', got 'bin'")):
+        make_format("bytearray", {"format.bytearray.extension": "bin"})
