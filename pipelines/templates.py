@@ -114,7 +114,9 @@ ENV FLEX_TEMPLATE_PYTHON_SETUP_FILE=${{WORKDIR}}/setup.py
 ENV BEAMCONNECT_TEMPLATE=${{WORKDIR}}/templates/flex/{template}
 ENV NO_GCE_CHECK=false
 
-RUN pip install --no-cache-dir -r requirements.txt && pip install --no-cache-dir --no-deps .
+# the pinned versions, less the test suite's own packages
+RUN grep -v '# test$' requirements.txt > /tmp/requirements.txt \\
+    && pip install --no-cache-dir -r /tmp/requirements.txt && pip install --no-cache-dir --no-deps .
 
 ENTRYPOINT ["/opt/google/dataflow/python_template_launcher"]
 """

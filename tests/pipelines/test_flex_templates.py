@@ -113,3 +113,15 @@ def test_launch_generic_template_on_prism(kafka, tmp_path, prism):
     for d, _, names in os.walk(tmp_path):
         rows += [json.loads(line) for n in names for line in open(os.path.join(d, n))]
     assert sorted((r["p"], r["i"]) for r in rows) == [(p, i) for p in range(2) for i in range(6)]
+
+
+def test_template_images_install_the_pins_without_the_suites_packages():
+    """The Dockerfiles install requirements.txt less its lines ending in '# test'."""
+    with open(os.path.join(templates.ROOT, "requirements.txt")) as f:
+        lines = [line.rstrip("\n") for line in f if line.strip() and not line.startswith("#")]
+    image = [line for line in lines if not line.endswith("# test")]
+    names = {re.split(r"[=<>\[;]", line)[0] for line in image}
+
+    assert {"apache-beam", "confluent-kafka", "pyarrow", "google-cloud-storage", "boto3"} <= names
+    assert not names & {"pytest", "moto", "gcp-storage-emulator"}
+    assert "grep -v '# test$' requirements.txt" in templates.dockerfile("files")
