@@ -47,12 +47,17 @@ class DefaultPartitioner(Partitioner):
 
 
 def group_by(directories: pa.Array) -> Split:
-    """Positions per distinct directory, directories in the order they first appear."""
+    """Positions per distinct directory, directories in the order they first appear, positions in
+    record order; one stable sort, however many directories there are."""
+    import numpy as np
     import pyarrow.compute as pc
 
     encoded = pc.dictionary_encode(directories)
     if len(encoded.dictionary) == 1:
         return [(encoded.dictionary[0].as_py(), None)]
-    indices = encoded.indices
-    return [(name, pc.indices_nonzero(pc.equal(indices, code)))
-            for code, name in enumerate(encoded.dictionary.to_pylist())]
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    order = np.argsort(codes, kind="stable")
+    ends = np.cumsum(np.bincount(codes, minlength=len(encoded.dictionary)))
+    starts = ends - np.bincount(codes, minlength=len(encoded.dictionary))
+    return [(name, pa.array(order[start:end])) for name, start, end in
+            zip(encoded.dictionary.to_pylist(), starts, ends)]
