@@ -23,7 +23,7 @@ from typing import Any, Callable, Optional
 import pyarrow as pa
 
 from pipelines.config.errors import ConfigError
-from sinks.files.formats.base import Format
+from sinks.files.formats.base import Format, rows
 
 NAMESPACE = "io.confluent.connect.avro"
 # avro.codec -> the module fastavro needs for it
@@ -55,7 +55,7 @@ class AvroFormat(Format):
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
         schema, fix = avro_schema(values.type)
-        records = _records(values)
+        records = rows(values)
         if fix is not None:
             records = [fix(r) for r in records]
         text = json.dumps(schema, sort_keys=True)
@@ -66,15 +66,6 @@ class AvroFormat(Format):
 
 
 Fix = Optional[Callable[[Any], Any]]
-
-
-def _records(values: pa.Array) -> list:
-    """``values.to_pylist()``, built column by column for structs (about twice as fast)."""
-    if not pa.types.is_struct(values.type) or values.type.num_fields == 0:
-        return values.to_pylist()
-    names = [values.type.field(i).name for i in range(values.type.num_fields)]
-    columns = [column.to_pylist() for column in values.flatten()]  # honours offset and validity
-    return [dict(zip(names, row)) for row in zip(*columns)]
 
 
 def _installed(module: str) -> bool:

@@ -12,7 +12,7 @@ import gzip
 import orjson
 import pyarrow as pa
 
-from sinks.files.formats.base import Format
+from sinks.files.formats.base import Format, rows
 
 
 def _default(value):
@@ -39,5 +39,5 @@ class JsonLinesFormat(Format):
     def serialize(self, values: pa.Array) -> bytes:
         dumps = orjson.dumps
         options = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
-        data = b"".join(dumps(v, default=_default, option=options) for v in values.to_pylist())
+        data = b"".join(dumps(v, default=_default, option=options) for v in rows(values))
         return gzip.compress(data, compresslevel=6, mtime=0) if self.compression == "gzip" else data

@@ -197,3 +197,11 @@ def test_bytearray_refuses_structured_values_naming_the_converter_to_use():
     with pytest.raises(ConfigError, match=re.escape(
             "format.bytearray.extension must start with '.' and hold no '/', got 'bin'")):
         make_format("bytearray", {"format.bytearray.extension": "bin"})
+
+
+def test_rows_match_to_pylist_for_sliced_nested_and_non_struct_values():
+    from sinks.files.formats.base import rows
+
+    values = pa.array([{"a": 1, "b": {"c": "x"}}, {"a": None, "b": None}, {"a": 3, "b": {"c": None}}])
+    for array in (values, values.slice(1), pa.chunked_array([values, values]), pa.array(["s", None])):
+        assert rows(array) == array.to_pylist()
