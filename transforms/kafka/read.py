@@ -99,6 +99,8 @@ class _ReadPartitionFn(beam.DoFn):
         if self._warm == (topic, partition, rng.start):
             self._consumer, self._spare = self._spare, self._consumer
         else:
+            if self._warm is not None:  # fetched ahead for a range that starts elsewhere: stop it
+                self._spare.unassign()
             self._consumer.assign([TopicPartition(topic, partition, rng.start)])
         self._warm = None
         consumer = self._consumer

@@ -139,5 +139,6 @@ def test_read_ahead_hands_the_prefetched_partition_over_or_reassigns_when_it_sta
         assert fn._consumer is prefetching and fn._warm == (topic, 2, 0)
         assert read(plans[2], 5, None) == list(range(5, 10))  # a split range: assigned afresh
         assert fn._warm is None
+        assert fn._spare.assignment() == []  # and the unused read-ahead stopped fetching
     finally:
         fn.teardown()
