@@ -40,12 +40,14 @@ class ObjectStorage(Storage):
         self._lock = threading.Lock()
 
     def path(self, *parts: str) -> str:
-        key = "/".join(p.strip("/") for p in (self.prefix, *parts) if p.strip("/"))
+        return self._url("/".join(p.strip("/") for p in (self.prefix, *parts) if p.strip("/")))
+
+    def _url(self, key: str) -> str:
         return "%s://%s/%s" % (self.scheme, self.bucket, key)
 
     def key(self, path: str) -> str:
         """The object key of a path this store made."""
-        head = "%s://%s/" % (self.scheme, self.bucket)
+        head = self._url("")
         if not path.startswith(head):
             raise ValueError("%s is not in %s" % (path, head))
         return path[len(head):]
@@ -69,7 +71,7 @@ class ObjectStorage(Storage):
         prefix = prefix + "/" if prefix else ""
         try:
             for key in self._list(prefix, self.key(start_after) if start_after else None):
-                yield "%s://%s/%s" % (self.scheme, self.bucket, key)
+                yield self._url(key)
         except Exception as exc:
             raise StorageError("could not list %s: %s" % (directory, self._reason(exc))) from exc
 
