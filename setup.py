@@ -9,7 +9,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["pipelines", "pipelines.*", "transforms", "transforms.*",
+    packages=find_packages(include=["common", "common.*", "pipelines", "pipelines.*", "transforms", "transforms.*",
                                     "sinks", "sinks.*"]),
     install_requires=[
         "apache-beam>=2.60,<3",

@@ -9,7 +9,7 @@ import sys
 import textwrap
 from typing import Optional, Sequence
 
-from pipelines.config.errors import BeamConnectError
+from common.errors import BeamConnectError
 
 _LOGGER = logging.getLogger("beamconnect")
 
@@ -171,7 +171,7 @@ def _validate(args) -> int:
 
 
 def _config_error(message: str):
-    from pipelines.config.errors import ConfigError
+    from common.errors import ConfigError
     return ConfigError(message)
 
 
@@ -186,7 +186,7 @@ def _find_ours(exc: BaseException) -> Optional[BeamConnectError]:
 
 
 def _fail(exc: BeamConnectError) -> int:
-    from pipelines.config.errors import ConfigError
+    from common.errors import ConfigError
 
     message = str(exc).split("\n")[0]
     message = message.split(" [while running")[0]

@@ -36,7 +36,7 @@ import uuid
 from typing import IO, Optional, Set
 from xml.sax.saxutils import quoteattr
 
-from pipelines.config.errors import BeamConnectError, ConfigError
+from common.errors import BeamConnectError, ConfigError
 from pipelines.processes import accepts_connections, die_with_parent, free_ports, stop_process
 
 _LOGGER = logging.getLogger(__name__)

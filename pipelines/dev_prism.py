@@ -15,7 +15,7 @@ import pathlib
 import shutil
 import subprocess
 
-from pipelines.config.errors import BeamConnectError
+from common.errors import BeamConnectError
 from pipelines.dev_kafka import cache_dir
 
 _LOGGER = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ import threading
 import time
 from typing import Callable, Optional
 
-from pipelines.config.errors import ConfigError
+from common.errors import ConfigError
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from confluent_kafka import TopicPartition
 
 from pipelines.build import build_pipeline, build_streaming_pipeline
 from pipelines.config.connector import ConnectorConfig
-from pipelines.config.errors import BeamConnectError, ConfigError
+from common.errors import BeamConnectError, ConfigError
 from pipelines.progress import Progress, summary_table
 from transforms.kafka.planning import (START_POLICIES, PartitionPlan, Planner, group_consumer,
                                        retrying)

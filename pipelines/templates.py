@@ -18,8 +18,9 @@ import sys
 from typing import Any, Mapping, Optional
 
 from pipelines.config.connector import COMMON
-from pipelines.config.definitions import describe
-from pipelines.config.errors import ConfigError
+from common.configdef import describe
+from common.errors import ConfigError
+from sinks import find_sink
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEMPLATES_DIR = os.path.join(ROOT, "templates", "flex")
@@ -71,8 +72,6 @@ def _parameter(row: Mapping[str, Any]) -> dict:
 
 def family_metadata(family: str) -> dict:
     """Metadata of the template of one sink family (``files``)."""
-    from sinks import find_sink
-
     sink = find_sink(family)
     rows = [r for r in describe(COMMON) if r["name"] not in ("connector.class", "bootstrap.servers")]
     params = [_parameter(r) for r in rows + describe(sink.config_def)]
@@ -104,6 +103,7 @@ FROM gcr.io/dataflow-templates-base/python311-template-launcher-base
 ARG WORKDIR=/template
 WORKDIR ${{WORKDIR}}
 COPY setup.py requirements.txt README.md ${{WORKDIR}}/
+COPY common ${{WORKDIR}}/common
 COPY pipelines ${{WORKDIR}}/pipelines
 COPY transforms ${{WORKDIR}}/transforms
 COPY sinks ${{WORKDIR}}/sinks
@@ -197,8 +197,6 @@ def connector_config(metadata: Mapping[str, Any], params: Mapping[str, str]) -> 
         if isinstance(raw.get("config"), dict):
             raw = {"name": raw.get("name"), **raw["config"]}
     else:
-        from sinks import find_sink
-
         keys = {param_name(k): k for k in (*COMMON.names(), *find_sink(template).config_def.names())}
         raw = {keys[n]: v for n, v in params.items() if n in keys and n not in run_names}
         raw["connector.class"] = template

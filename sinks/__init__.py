@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.config.errors import ConfigError
+from common.errors import ConfigError
 from sinks.base import Sink
 from sinks.files import FilesSink
 

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Mapping, Optional, Sequence
 
 import apache_beam as beam
 
-from pipelines.config.definitions import ConfigDef
+from common.configdef import ConfigDef
 
 
 @dataclasses.dataclass(frozen=True)

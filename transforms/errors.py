@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from pipelines.config.errors import BeamConnectError
+from common.errors import BeamConnectError
 from transforms.records import FailedRecord
 
 

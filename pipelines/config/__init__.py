@@ -1,7 +1,7 @@
 """Connector configs: reading config files and declaring, parsing and checking config keys."""
 
-from pipelines.config.definitions import NO_DEFAULT, ConfigDef, ConfigKey, check_unknown
-from pipelines.config.errors import BeamConnectError, ConfigError
+from common.configdef import NO_DEFAULT, ConfigDef, ConfigKey, check_unknown
+from common.errors import BeamConnectError, ConfigError
 from pipelines.config.loader import load_config, parse_properties
 
 __all__ = [

@@ -10,8 +10,9 @@ from typing import Any, Mapping, Optional
 from confluent_kafka import Consumer, KafkaException
 
 from pipelines.config.consumer import translate
-from pipelines.config.definitions import NO_DEFAULT, ConfigDef, ConfigKey, check_unknown
-from pipelines.config.errors import ConfigError
+from common.configdef import NO_DEFAULT, ConfigDef, ConfigKey, check_unknown
+from common.errors import ConfigError
+from sinks import find_sink
 from transforms.converters import Converter, make_converter
 
 _LOGGER = logging.getLogger(__name__)
@@ -103,8 +104,6 @@ def parse_connector_config(raw: Mapping[str, str], *,
     Raises:
       ConfigError: naming the key, the value and what is allowed.
     """
-    from sinks import find_sink  # sinks import this package's definitions
-
     for key, why in NOT_YET.items():
         if key in raw and raw[key].strip():
             raise ConfigError("%s=%r: %s" % (key, raw[key], why))

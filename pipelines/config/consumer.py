@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Mapping
 
-from pipelines.config.errors import ConfigError
+from common.errors import ConfigError
 
 RENAMED = {
     "fetch.max.wait.ms": "fetch.wait.max.ms",

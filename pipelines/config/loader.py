@@ -12,7 +12,7 @@ import os
 import re
 from typing import Any, Iterator
 
-from pipelines.config.errors import ConfigError
+from common.errors import ConfigError
 
 _BLANK = " \t\f"  # what java.util.Properties counts as whitespace
 _ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}

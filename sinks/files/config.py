@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping, Optional
 
-from pipelines.config.definitions import ConfigDef, ConfigKey, NO_DEFAULT
-from pipelines.config.errors import ConfigError
+from common.configdef import ConfigDef, ConfigKey, NO_DEFAULT
+from common.errors import ConfigError
 from sinks.files.formats import COMPRESSIONS, FORMATS, Format, make_format
 from sinks.files.formats.avro import CODECS as AVRO_CODECS
 from sinks.files.formats.parquet import CODECS

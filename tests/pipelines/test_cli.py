@@ -4,7 +4,7 @@ import re
 import pytest
 
 from pipelines.cli import main
-from pipelines.config.errors import ConfigError
+from common.errors import ConfigError
 from pipelines.run import parse_start, parse_time
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from pipelines.config.connector import parse_connector_config
 from pipelines.config.consumer import translate
-from pipelines.config.errors import ConfigError
+from common.errors import ConfigError
 
 JAAS_PLAIN = ('org.apache.kafka.common.security.plain.PlainLoginModule required '
               'username="connect" password="s3cr\\"et";')

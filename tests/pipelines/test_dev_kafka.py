@@ -17,7 +17,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from pipelines import dev_kafka
-from pipelines.config.errors import BeamConnectError
+from common.errors import BeamConnectError
 from pipelines.dev_kafka import LocalKafka, ensure_kafka_jars
 
 REPO = pathlib.Path(__file__).resolve().parents[2]

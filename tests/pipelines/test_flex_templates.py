@@ -7,7 +7,7 @@ import pytest
 
 from pipelines import flex, templates
 from pipelines.cli import main
-from pipelines.config.errors import ConfigError
+from common.errors import ConfigError
 from pipelines.dev_prism import prism_args
 from tests.helpers import json_files_config, run_cli
 from sinks.files.config import CONFIG_DEF

@@ -8,7 +8,7 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.config.errors import ConfigError
+from common.errors import ConfigError
 from pipelines.dev_prism import prism_args
 from pipelines.modes import micro_batches, parse_interval
 from tests.helpers import json_files_config, start_cli, write_config

@@ -14,7 +14,7 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from pipelines.config.errors import ConfigError
+from common.errors import ConfigError
 from transforms.converters import (
     CONVERTERS, ByteArrayConverter, Conversion, Converter, JsonConverter, StringConverter, arrow_field,
     arrow_type, make_converter)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from pipelines.config.errors import ConfigError
+from common.errors import ConfigError
 from transforms.converters.base import Conversion, Converter
 from transforms.converters.bytearray import ByteArrayConverter
 from transforms.converters.json import JsonConverter, arrow_field, arrow_type

@@ -8,7 +8,7 @@ from typing import Mapping, Optional, Sequence
 
 import pyarrow as pa
 
-from pipelines.config.errors import ConfigError
+from common.errors import ConfigError
 
 
 @dataclasses.dataclass(frozen=True)

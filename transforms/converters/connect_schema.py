@@ -24,7 +24,7 @@ from typing import Any, Callable, Optional
 
 import pyarrow as pa
 
-from pipelines.config.errors import BeamConnectError
+from common.errors import BeamConnectError
 from transforms.converters.unify import format_path
 
 DECIMAL = "org.apache.kafka.connect.data.Decimal"

@@ -8,7 +8,7 @@ from typing import Mapping, Optional, Sequence
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.config.errors import ConfigError
+from common.errors import ConfigError
 from transforms.converters.base import Conversion, Converter
 
 

@@ -13,7 +13,7 @@ from typing import Mapping, Sequence
 import apache_beam as beam
 from confluent_kafka import KafkaException, TopicPartition
 
-from pipelines.config.errors import BeamConnectError
+from common.errors import BeamConnectError
 from transforms.kafka.planning import PartitionPlan, group_consumer, retrying
 
 _LOGGER = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from typing import Callable, Mapping, Optional, Sequence, TypeVar, Union
 from confluent_kafka import Consumer, IsolationLevel, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from pipelines.config.errors import BeamConnectError
+from common.errors import BeamConnectError
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.core import RestrictionProvider
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
-from pipelines.config.errors import BeamConnectError
+from common.errors import BeamConnectError
 from transforms.kafka import progress
 from transforms.kafka.planning import PartitionPlan
 from transforms.kafka.restriction import PartitionRange, PartitionRangeTracker

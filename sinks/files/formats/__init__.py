@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from pipelines.config.errors import ConfigError
+from common.errors import ConfigError
 from sinks.files.formats.avro import AvroFormat
 from sinks.files.formats.base import Format
 from sinks.files.formats.bytearray import ByteArrayFormat

@@ -22,7 +22,7 @@ from typing import Any, Callable, Optional
 
 import pyarrow as pa
 
-from pipelines.config.errors import ConfigError
+from common.errors import ConfigError
 from sinks.files.formats.base import Format, rows
 
 NAMESPACE = "io.confluent.connect.avro"

@@ -11,7 +11,7 @@ import gzip
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.config.errors import BeamConnectError
+from common.errors import BeamConnectError
 from sinks.files.formats.base import Format
 
 

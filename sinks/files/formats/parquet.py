@@ -8,7 +8,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.config.errors import ConfigError
+from common.errors import ConfigError
 from sinks.files.formats.base import Format, as_table
 
 # parquet.codec -> (pyarrow compression, Confluent's file name infix)

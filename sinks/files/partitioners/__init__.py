@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Optional
 
-from pipelines.config.errors import ConfigError
+from common.errors import ConfigError
 from sinks.files.partitioners.base import DefaultPartitioner, Partitioner
 from sinks.files.partitioners.field import FieldPartitioner
 from sinks.files.partitioners.time_based import (DAILY_FORMAT, EXTRACTORS, HOURLY_FORMAT,

@@ -7,7 +7,7 @@ from typing import Sequence
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.config.errors import ConfigError
+from common.errors import ConfigError
 from sinks.files.partitioners.base import Partitioner, Split, group_by
 from transforms.errors import RecordError
 from transforms.records import ConvertedBundle, record_ref

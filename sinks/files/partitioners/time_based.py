@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.config.errors import ConfigError
+from common.errors import ConfigError
 from sinks.files.partitioners.base import Partitioner, Split, group_by
 from sinks.files.partitioners.field import field_column
 from transforms.errors import RecordError

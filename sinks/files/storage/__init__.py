@@ -16,7 +16,7 @@ import os
 import urllib.parse
 from typing import Any, Mapping, Optional
 
-from pipelines.config.errors import ConfigError
+from common.errors import ConfigError
 from sinks.files.storage.base import Storage, StorageError
 from sinks.files.storage.gcs import GcsStorage
 from sinks.files.storage.local import LocalStorage

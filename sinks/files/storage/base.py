@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 from typing import Iterator, Optional
 
-from pipelines.config.errors import BeamConnectError
+from common.errors import BeamConnectError
 
 
 class StorageError(BeamConnectError):

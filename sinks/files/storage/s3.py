@@ -12,7 +12,7 @@ import importlib.util
 import io
 from typing import Any, Iterator, Optional
 
-from pipelines.config.errors import ConfigError
+from common.errors import ConfigError
 from sinks.files.storage.objects import ObjectStorage
 
 DEFAULT_PART_SIZE = 25 * 1024 * 1024  # Confluent's s3.part.size default

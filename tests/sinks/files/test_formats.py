@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.config.errors import ConfigError
+from common.errors import ConfigError
 from sinks.files.formats import make_format
 from sinks.files.formats.jsonl import JsonLinesFormat
 from sinks.files.formats.parquet import ParquetFormat
@@ -188,7 +188,7 @@ def test_bytearray_separator_extension_and_gzip():
 
 
 def test_bytearray_refuses_structured_values_naming_the_converter_to_use():
-    from pipelines.config.errors import BeamConnectError
+    from common.errors import BeamConnectError
 
     with pytest.raises(BeamConnectError, match=re.escape(
             "format.class=ByteArrayFormat writes each value's raw bytes, but the values are struct<a: "

@@ -5,7 +5,7 @@ import re
 import pyarrow as pa
 import pytest
 
-from pipelines.config.errors import ConfigError
+from common.errors import ConfigError
 from sinks.files.config import CONFIG_DEF
 from sinks.files.partitioners import (DefaultPartitioner, FieldPartitioner, TimeBasedPartitioner,
                                       make_partitioner)

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from pipelines.config.definitions import Password
-from pipelines.config.errors import ConfigError
+from common.configdef import Password
+from common.errors import ConfigError
 from sinks.files.config import CONFIG_DEF
 from sinks.files.storage import GcsStorage, LocalStorage, S3Storage, StorageError, storage_for
 from sinks.files.storage.s3 import MIN_PART_SIZE

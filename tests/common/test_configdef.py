@@ -6,7 +6,7 @@ import re
 import pytest
 
 from pipelines.config import NO_DEFAULT, ConfigDef, ConfigError, ConfigKey, check_unknown
-from pipelines.config.definitions import Password, describe, to_connect_string
+from common.configdef import Password, describe, to_connect_string
 
 DEFN = ConfigDef([
     ConfigKey("store.url", "string", NO_DEFAULT, group="Storage"),

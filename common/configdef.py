@@ -9,7 +9,7 @@ import math
 import re
 from typing import Any, Iterable, Iterator, Mapping
 
-from pipelines.config.errors import ConfigError
+from common.errors import ConfigError
 
 TYPES = ("string", "int", "double", "boolean", "list", "password", "class")
 HIDDEN = "[hidden]"
