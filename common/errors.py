@@ -7,3 +7,21 @@ class BeamConnectError(Exception):
 
 class ConfigError(BeamConnectError, ValueError):
     """A connector config or command-line value is missing, unknown or invalid."""
+
+
+class DataError(BeamConnectError):
+    """One record's data cannot be handled by a stage (a converter, a transform, the sink).
+
+    It is a per-record failure: the error path skips or dead-letters the record, or stops the run,
+    as ``errors.tolerance`` says. ``java_class`` is the Kafka Connect exception a Java worker would
+    report for it, written to the dead-letter context headers.
+    """
+
+    java_class = "org.apache.kafka.connect.errors.DataException"
+
+
+class RetriableError(BeamConnectError):
+    """A failure that may pass if tried again (a server away, a timeout): retried for up to
+    ``errors.retry.timeout`` with backoff before it counts as a failure."""
+
+    java_class = "org.apache.kafka.connect.errors.RetriableException"
