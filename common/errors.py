@@ -25,3 +25,17 @@ class RetriableError(BeamConnectError):
     ``errors.retry.timeout`` with backoff before it counts as a failure."""
 
     java_class = "org.apache.kafka.connect.errors.RetriableException"
+
+
+class RejectedRecord(DataError):
+    """A sink (or a part of one: a format, a partitioner) cannot write some records of a bundle.
+
+    Args:
+      message: What is wrong with each of them; the error path names each record by its coordinates.
+      offsets: The records' source offsets (one, or several), so the sink's write can leave them out
+        and go on with the rest.
+    """
+
+    def __init__(self, message: str, offsets):
+        super().__init__(message)
+        self.offsets = (offsets,) if isinstance(offsets, int) else tuple(offsets)

@@ -1,19 +1,30 @@
-"""Assembling a connector pipeline: read, convert, write, commit, as named Beam steps."""
+"""Assembling a connector pipeline: read, convert, transform, write, settle, commit, as named steps.
+
+Every stage hands the records it fails to one :class:`~transforms.errors.FailureRouter` built from the
+connector's ``errors.*`` keys; dead letters are written before the stage emits its bundle, and the
+sink's rejected records are routed right after its write, so all of them are durable before the offset
+commit (bounded runs: one commit after everything; streaming: one commit per written bundle). A sink
+that commits its own offsets (``Sink.commits_offsets``) gets no commit step.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from typing import Optional, Sequence
 
 import apache_beam as beam
 
+from common import metrics
 from pipelines.config.connector import ConnectorConfig
+from sinks.base import Mode, WriteContext
 from transforms.convert import ConvertRecords
-from transforms.errors import CountFailures, StopOnFailure
+from transforms.errors import FailureRouter
 from transforms.kafka.commit import CommitEachWrite, CommitOffsets
 from transforms.kafka.planning import PartitionPlan
 from transforms.kafka.read import ReadFromKafka
 from transforms.kafka.unbounded import ReadFromKafkaUnbounded
+from transforms.records import WriteResult
+from transforms.smt.apply import ApplyTransforms
 
 
 @dataclasses.dataclass
@@ -21,51 +32,73 @@ class Built:
     """The PCollections a caller may wait on or inspect."""
 
     written: beam.PCollection
-    failed: beam.PCollection
-    committed: beam.PCollection
+    committed: Optional[beam.PCollection]
 
 
 #: Runners that read every partition in turn in this one process, where reading ahead pays.
 LOCAL_RUNNERS = ("DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner", "PrismRunner")
 
 
-def reads_in_one_process(pipeline: beam.Pipeline) -> bool:
+def reads_in_oneprocess_bundles(pipeline: beam.Pipeline) -> bool:
     runner = pipeline.options.get_all_options().get("runner") or "DirectRunner"
     return runner.split(".")[-1] in LOCAL_RUNNERS
 
 
+class _SettleFn(beam.DoFn):
+    """Routes the records a sink rejected, counts what it wrote, and passes the result on."""
+
+    def __init__(self, router: FailureRouter):
+        self._router = router
+
+    def setup(self):
+        self._router.setup()
+
+    def teardown(self):
+        self._router.teardown()
+
+    def process(self, result: WriteResult):
+        if result.failed:
+            self._router.route(list(result.failed))
+            result = dataclasses.replace(result, failed=())
+        metrics.counter(metrics.WRITTEN, result.topic, result.partition).inc(result.records)
+        metrics.counter(metrics.TARGETS, result.topic, result.partition).inc(len(result.targets))
+        yield result
+
+
+def process_bundles(config: ConnectorConfig, bundles, mode: Mode, plans: Sequence[PartitionPlan]):
+    """Convert, transform, write and settle raw bundles: the steps every mode (and a replay) shares."""
+    router = FailureRouter(config.errors, config.dead_letters)
+    converted = bundles | "ConvertRecords" >> ConvertRecords(
+        config.key_converter, config.value_converter, router, config.key_converter_class,
+        config.value_converter_class)
+    if config.transforms:
+        converted = converted | "ApplyTransforms" >> ApplyTransforms(config.transforms, router)
+    context = WriteContext(mode, tuple(plans), config.errors, config.connector_class)
+    written = converted | "Write" >> config.sink.write(config.sink_config, context)
+    return written | "SettleWrites" >> beam.ParDo(_SettleFn(router)).with_output_types(WriteResult)
+
+
 def build_pipeline(pipeline: beam.Pipeline, config: ConnectorConfig,
                    plans: Sequence[PartitionPlan]) -> Built:
-    """Adds the connector's steps to ``pipeline`` for the planned partitions."""
-    sink, sink_config, consumer_config = config.sink, config.sink_config, config.consumer_config
-    converted = (
-        pipeline
-        | "ReadFromKafka" >> ReadFromKafka(plans, consumer_config, sink.windows(sink_config).size,
-                                           read_ahead=reads_in_one_process(pipeline))
-        | "ConvertRecords" >> ConvertRecords(config.key_converter, config.value_converter))
-    failed = converted.failed
-    _ = failed | "StopOnFailure" >> StopOnFailure()
-    failures = failed | "CountFailures" >> CountFailures()
-    written = converted.converted | "Write" >> sink.write(sink_config, plans)
-    committed = written | "CommitOffsets" >> CommitOffsets(consumer_config, plans, failures)
-    return Built(written=written, failed=failed, committed=committed)
+    """Adds a bounded run's steps to ``pipeline`` for the planned partitions."""
+    bundling = config.sink.bundling(config.sink_config)
+    bundles = pipeline | "ReadFromKafka" >> ReadFromKafka(
+        plans, config.consumer_config, bundling.flush_size, read_ahead=reads_in_oneprocess_bundles(pipeline))
+    written = process_bundles(config, bundles, Mode.BATCH, plans)
+    committed = None
+    if not config.sink.commits_offsets:
+        committed = written | "CommitOffsets" >> CommitOffsets(config.consumer_config, plans)
+    return Built(written=written, committed=committed)
 
 
 def build_streaming_pipeline(pipeline: beam.Pipeline, config: ConnectorConfig,
                              plans: Sequence[PartitionPlan]) -> Built:
-    """Streaming: an unbounded read from each plan's start; each file is committed once written.
-
-    A record that fails a stage stops the pipeline inside the convert step, before anything of its
-    bundle is written or committed.
-    """
-    sink, sink_config, consumer_config = config.sink, config.sink_config, config.consumer_config
-    windows = sink.windows(sink_config)
-    converted = (
-        pipeline
-        | "ReadFromKafka" >> ReadFromKafkaUnbounded(plans, consumer_config, windows.size,
-                                                      windows.rotate_ms)
-        | "ConvertRecords" >> ConvertRecords(config.key_converter, config.value_converter,
-                                             stop_on_failure=True))
-    written = converted.converted | "Write" >> sink.write(sink_config, None)
-    committed = written | "CommitOffsets" >> CommitEachWrite(consumer_config)
-    return Built(written=written, failed=converted.failed, committed=committed)
+    """Streaming: an unbounded read from each plan's start; each bundle is committed once written."""
+    bundling = config.sink.bundling(config.sink_config)
+    bundles = pipeline | "ReadFromKafka" >> ReadFromKafkaUnbounded(
+        plans, config.consumer_config, bundling.flush_size, bundling.rotate_interval_ms)
+    written = process_bundles(config, bundles, Mode.STREAMING, plans)
+    committed = None
+    if not config.sink.commits_offsets:
+        committed = written | "CommitOffsets" >> CommitEachWrite(config.consumer_config)
+    return Built(written=written, committed=committed)

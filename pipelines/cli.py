@@ -38,6 +38,18 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--records", type=int, default=20_000, help="sample records to produce")
     demo.add_argument("--output", default="demo-output", help="directory the files go to")
 
+    replay = commands.add_parser("replay-dlq", help="run a connector over its dead letters' original "
+                                                   "records, once the cause is fixed")
+    replay.add_argument("config")
+    source = replay.add_mutually_exclusive_group(required=True)
+    source.add_argument("--from-topic", help="the dead-letter topic (written with context headers)")
+    source.add_argument("--from-store", help="the store errors.deadletterqueue.store.url wrote to")
+    replay.add_argument("--bootstrap-servers", help="Kafka brokers (wins over the config)")
+    replay.add_argument("--from", dest="start", default="committed",
+                        help="--from-topic: committed (default: the replay group's), earliest, latest "
+                             "or an ISO 8601 timestamp")
+    replay.add_argument("--max-records", type=int, help="replay at most this many dead letters")
+
     launch = commands.add_parser("launch", help="check a Flex Template's parameters and run it")
     launch.add_argument("template", help="template directory (with metadata.json)")
     launch.add_argument("--parameters", default="", help="NAME=VALUE,... (or ^;^NAME=VALUE;...)")
@@ -62,7 +74,7 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command not in ("run", "launch"):
+    if extra and args.command not in ("run", "launch", "replay-dlq"):
         parser.error("unrecognized arguments: %s" % " ".join(extra))
     _configure_logging(args.verbose)
     os.environ.setdefault("NO_GCE_CHECK", "true")  # never probe the GCE metadata address
@@ -71,6 +83,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return _run(args, extra)
         if args.command == "validate":
             return _validate(args)
+        if args.command == "replay-dlq":
+            return _replay(args, extra)
         if args.command == "launch":
             return launch(args.template, args.parameters, extra)
         if args.command == "demo":
@@ -154,6 +168,25 @@ def _run(args, extra, raw=None) -> int:
 
     with StopRequest() as stop:
         micro_batches(run_once, interval, stop.event)
+    return 0
+
+
+def _replay(args, extra) -> int:
+    from pipelines.config import load_config
+    from pipelines.config.connector import parse_connector_config
+    from pipelines.replay import replay_from_store, replay_from_topic
+    from pipelines.run import RunOptions, parse_start
+
+    config = parse_connector_config(load_config(args.config), bootstrap_servers=args.bootstrap_servers)
+    for warning in config.warnings:
+        _LOGGER.warning("%s", warning)
+    options = RunOptions(start=parse_start(args.start), max_records=args.max_records,
+                         beam_args=tuple(extra))
+    if args.from_topic:
+        result = replay_from_topic(config, args.from_topic, options)
+    else:
+        result = replay_from_store(config, args.from_store, options)
+    print(result.table())
     return 0
 
 

@@ -8,6 +8,7 @@ import threading
 import time
 from typing import Mapping, Optional, Sequence, TextIO
 
+from common import metrics
 from transforms.kafka import progress as reader_progress
 from transforms.kafka.planning import PartitionPlan
 
@@ -95,19 +96,41 @@ class Progress:
         self._lines = len(lines)
 
 
-def summary_table(plans: Sequence[PartitionPlan], counters: Mapping[str, int],
-                  committed: Mapping[tuple, int], elapsed: float) -> str:
-    """The end-of-run table: per topic-partition records read/written, files, committed offset."""
-    rows = [("topic", "partition", "start", "end", "read", "written", "files", "committed")]
-    totals = [0, 0, 0]
-    for p in sorted(plans):
-        read = counters.get("read/%s/%d" % (p.topic, p.partition), 0)
-        written = counters.get("written/%s/%d" % (p.topic, p.partition), 0)
-        files = counters.get("files/%s/%d" % (p.topic, p.partition), 0)
-        totals = [totals[0] + read, totals[1] + written, totals[2] + files]
+def summary_table(plans: Sequence[PartitionPlan], counters: Mapping[metrics.CounterName, int],
+                  committed: Mapping[tuple, int], elapsed: float, target_noun: str = "targets") -> str:
+    """The end-of-run table: per topic-partition records read, written, failed (by stage, when any
+    failed) and filtered, what was written to, and the committed offset."""
+    by_partition: dict = {}
+    stages = set()
+    for name, value in counters.items():
+        cell = by_partition.setdefault((name.topic, name.partition), {})
+        key = (name.metric, name.stage)
+        cell[key] = cell.get(key, 0) + value
+        if name.metric == metrics.FAILED:
+            stages.add(name.stage)
+    stage_columns = sorted(stages)
+    header = ["topic", "partition", "start", "end", "read", "written", *("failed %s" % s.lower()
+                                                                         for s in stage_columns)]
+    filtered = any(m == metrics.FILTERED for c in by_partition.values() for m, _ in c)
+    dead = any(m == metrics.DEAD_LETTERED for c in by_partition.values() for m, _ in c)
+    header += (["filtered"] if filtered else []) + (["dead-lettered"] if dead else [])
+    header += [target_noun, "committed"]
+    rows = [tuple(header)]
+    totals = [0] * (len(header) - 5)
+    planned = {(p.topic, p.partition): p for p in plans}
+    for key in sorted(set(planned) | set(by_partition)):
+        p = planned.get(key) or PartitionPlan(key[0], key[1], -1, -1)
+        cell = by_partition.get(key, {})
+        numbers = [cell.get((metrics.READ, None), 0), cell.get((metrics.WRITTEN, None), 0)]
+        numbers += [cell.get((metrics.FAILED, s), 0) for s in stage_columns]
+        numbers += [cell.get((metrics.FILTERED, None), 0)] if filtered else []
+        numbers += [cell.get((metrics.DEAD_LETTERED, None), 0)] if dead else []
+        numbers += [cell.get((metrics.TARGETS, None), 0)]
+        totals = [t + n for t, n in zip(totals, numbers)]
         c = committed.get((p.topic, p.partition))
-        rows.append((p.topic, str(p.partition), str(p.start), str(p.end), str(read), str(written),
-                     str(files), "-" if c is None else str(c)))
+        span = ("-", "-") if p.start < 0 else (str(p.start), str(p.end))
+        rows.append((p.topic, str(p.partition), *span, *map(str, numbers),
+                     "-" if c is None else str(c)))
     rows.append(("total", "", "", "", *map(str, totals), ""))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]

@@ -16,6 +16,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 from confluent_kafka import TopicPartition
 
+from common import metrics
 from pipelines.build import build_pipeline, build_streaming_pipeline
 from pipelines.config.connector import ConnectorConfig
 from common.errors import BeamConnectError, ConfigError
@@ -45,21 +46,48 @@ class RunOptions:
 
 @dataclasses.dataclass(frozen=True)
 class RunResult:
+    """What one bounded run did.
+
+    Attributes:
+      plans: The partition plans.
+      counters: The run's counters, by :class:`~common.metrics.CounterName`.
+      committed: The group's committed offsets afterwards, by (topic, partition).
+      elapsed: Seconds, planning included.
+      target_noun: What the sink writes (``files``), for the summary.
+    """
+
     plans: tuple
     counters: dict
     committed: dict
     elapsed: float
+    target_noun: str = "targets"
+
+    def total(self, metric: str, stage: Optional[str] = None) -> int:
+        """The sum of a metric over every partition (and, for failures, one stage or all)."""
+        return sum(v for k, v in self.counters.items()
+                   if k.metric == metric and (stage is None or k.stage == stage))
 
     @property
     def records_read(self) -> int:
-        return sum(v for k, v in self.counters.items() if k.startswith("read/"))
+        return self.total(metrics.READ)
 
     @property
-    def files_written(self) -> int:
-        return sum(v for k, v in self.counters.items() if k.startswith("files/"))
+    def records_written(self) -> int:
+        return self.total(metrics.WRITTEN)
+
+    @property
+    def records_failed(self) -> int:
+        return self.total(metrics.FAILED)
+
+    @property
+    def targets_written(self) -> int:
+        return self.total(metrics.TARGETS)
+
+    files_written = targets_written
 
     def table(self) -> str:
-        return summary_table(self.plans, self.counters, self.committed, self.elapsed)
+        return summary_table(self.plans, self.counters, self.committed, self.elapsed,
+                             self.target_noun)
 
 
 def parse_start(value: str) -> Union[str, datetime.datetime]:
@@ -118,27 +146,29 @@ def run_connector(config: ConnectorConfig, options: RunOptions,
                  config.group_id)
     if planned == 0:  # nothing new: no pipeline to start, nothing to commit
         return RunResult(tuple(plans), {}, committed_offsets(config, plans),
-                         time.monotonic() - started)
+                         time.monotonic() - started, config.sink.target_noun)
     pipeline_options = PipelineOptions(list(options.beam_args) or ["--runner", "DirectRunner"])
     pipeline = beam.Pipeline(options=pipeline_options)
     build_pipeline(pipeline, config, plans)
     with Progress(plans, stream):
         result = pipeline.run()
         result.wait_until_finish()
-    return RunResult(tuple(plans), _counters(result), committed_offsets(config, plans),
-                     time.monotonic() - started)
+    return RunResult(tuple(plans), counters_of(result), committed_offsets(config, plans),
+                     time.monotonic() - started, config.sink.target_noun)
 
 
-def _counters(result) -> dict:
+def counters_of(result) -> dict:
+    """A finished pipeline's beamconnect counters, by :class:`~common.metrics.CounterName`."""
     try:
-        metrics = result.metrics().query(MetricsFilter())
+        found = result.metrics().query(MetricsFilter())
     except (NotImplementedError, AttributeError):  # some runners report no metrics
         return {}
     counters = {}
-    for counter in metrics["counters"]:
-        if counter.key.metric.namespace == "beamconnect":
-            name = counter.key.metric.name
-            counters[name] = counters.get(name, 0) + (counter.committed or counter.attempted or 0)
+    for counter in found["counters"]:
+        if counter.key.metric.namespace == metrics.NAMESPACE:
+            name = metrics.parse_counter_name(counter.key.metric.name)
+            if name is not None:
+                counters[name] = counters.get(name, 0) + (counter.committed or counter.attempted or 0)
     return counters
 
 

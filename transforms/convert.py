@@ -1,57 +1,65 @@
 """``ConvertRecords``: runs the key and value converters over each raw bundle.
 
-Records that convert leave on the main output as a :class:`~transforms.records.ConvertedBundle`; a record
-that fails either converter leaves on the ``failed`` output as a :class:`~transforms.records.FailedRecord`
-with its coordinates and raw bytes, so the error path decides what happens to it.
+Records that convert leave as a :class:`~transforms.records.ConvertedBundle` carrying their Connect
+schemas and their raw bundle; a record that fails either converter becomes a
+:class:`~transforms.records.FailedRecord` (stage ``KEY_CONVERTER`` or ``VALUE_CONVERTER``) and is handed
+to the error path before the bundle goes on, so its dead letter is durable before any offset of the
+bundle can be committed. A bundle whose every record failed still goes on, empty, so that its offsets
+are settled in order with the others.
 """
 
 from __future__ import annotations
+
+from typing import Optional
 
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.converters import Converter
-from transforms.errors import RecordError
-from transforms.records import ConvertedBundle, FailedRecord, KafkaBundle
-
-FAILED = "failed"
+from transforms.errors import FailureRouter
+from transforms.records import ConvertedBundle, FailedRecord, KafkaBundle, Stage
 
 
 class _ConvertFn(beam.DoFn):
-    def __init__(self, key_converter: Converter, value_converter: Converter, stop_on_failure: bool):
+    def __init__(self, key_converter: Converter, value_converter: Converter, key_class: str,
+                 value_class: str, router: FailureRouter):
         self._key_converter = key_converter
         self._value_converter = value_converter
-        self._stop_on_failure = stop_on_failure
+        self._classes = {Stage.KEY_CONVERTER: key_class, Stage.VALUE_CONVERTER: value_class}
+        self._router = router
+
+    def setup(self):
+        self._router.setup()
+
+    def teardown(self):
+        self._router.teardown()
 
     def process(self, bundle: KafkaBundle):
         keys = self._key_converter.convert(bundle.keys)
         values = self._value_converter.convert(bundle.values)
+        key_schema = keys.schema if keys.schema is not None else self._key_converter.schema
+        value_schema = values.schema if values.schema is not None else self._value_converter.schema
+        last = bundle.offsets[-1] if bundle.offsets else None
         if not keys.failures and not values.failures:
             yield ConvertedBundle(bundle.topic, bundle.partition, bundle.window_start, bundle.offsets,
-                                  bundle.timestamps, keys.values, values.values, bundle.headers)
+                                  bundle.timestamps, keys.values, values.values, bundle.headers,
+                                  key_schema=key_schema, value_schema=value_schema, raw=bundle,
+                                  rows=list(range(len(bundle))), last_offset=last)
             return
         failed = {}
-        for stage, conversion in (("key.converter", keys), ("value.converter", values)):
+        for stage, conversion in ((Stage.KEY_CONVERTER, keys), (Stage.VALUE_CONVERTER, values)):
             for index, reason in conversion.failures:
                 failed.setdefault(index, (stage, reason))
-        for index in sorted(failed):
-            stage, reason = failed[index]
-            if self._stop_on_failure:
-                raise RecordError("%s failed on record %s: %s. The run stopped; the record's offset "
-                                  "is not committed (errors.tolerance=none)." % (
-                                      stage, bundle.record_ref(index), reason))
-            yield beam.pvalue.TaggedOutput(FAILED, FailedRecord(
-                bundle.topic, bundle.partition, bundle.offsets[index], stage, reason,
-                bundle.keys[index], bundle.values[index], bundle.headers[index]))
+        self._router.route([FailedRecord.of(bundle, index, stage, self._classes[stage], reason)
+                            for index, (stage, reason) in sorted(failed.items())])
         keep = [i for i in range(len(bundle)) if i not in failed]
-        if not keep:
-            return
         yield ConvertedBundle(
             bundle.topic, bundle.partition, bundle.window_start,
             [bundle.offsets[i] for i in keep], [bundle.timestamps[i] for i in keep],
             _take(keys, failed, len(bundle)), _take(values, failed, len(bundle)),
-            [bundle.headers[i] for i in keep])
+            [bundle.headers[i] for i in keep], key_schema=key_schema, value_schema=value_schema,
+            raw=bundle, rows=keep, last_offset=last)
 
 
 def _take(conversion, failed: dict, total: int) -> pa.Array:
@@ -68,21 +76,19 @@ class ConvertRecords(beam.PTransform):
     Args:
       key_converter: The configured ``key.converter``.
       value_converter: The configured ``value.converter``.
-      stop_on_failure: Raise on the first failed record instead of emitting it, so nothing of its
-        bundle is written (streaming, where each write is committed at once).
+      router: The error path failed records go to.
+      key_class: ``key.converter`` as configured, named in dead letters.
+      value_class: ``value.converter`` as configured.
 
-    Returns a tagged result: ``converted`` (bundles) and ``failed`` (records).
+    Returns a PCollection of :class:`ConvertedBundle`, one per raw bundle.
     """
 
-    def __init__(self, key_converter: Converter, value_converter: Converter,
-                 stop_on_failure: bool = False):
+    def __init__(self, key_converter: Converter, value_converter: Converter, router: FailureRouter,
+                 key_class: Optional[str] = None, value_class: Optional[str] = None):
         super().__init__()
-        self._key_converter = key_converter
-        self._value_converter = value_converter
-        self._stop_on_failure = stop_on_failure
+        self._fn = _ConvertFn(key_converter, value_converter,
+                              key_class or type(key_converter).__name__,
+                              value_class or type(value_converter).__name__, router)
 
     def expand(self, bundles):
-        return bundles | "Convert" >> beam.ParDo(
-            _ConvertFn(self._key_converter, self._value_converter,
-                       self._stop_on_failure)).with_output_types(
-                ConvertedBundle).with_outputs(FAILED, main="converted")
+        return bundles | "Convert" >> beam.ParDo(self._fn).with_output_types(ConvertedBundle)

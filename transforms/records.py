@@ -36,6 +36,21 @@ class Stage:
     KAFKA_CONSUME = "KAFKA_CONSUME"
 
 
+@dataclasses.dataclass(frozen=True)
+class Bundling:
+    """How the Kafka read cuts each partition into the bundles a sink writes as one unit.
+
+    Attributes:
+      flush_size: ``flush.size``. Bounded runs: offsets per bundle, aligned to the run's planned start.
+        Streaming: records per bundle at most.
+      rotate_interval_ms: ``rotate.interval.ms``. Streaming: a bundle also ends before the first record
+        this many ms (record time) past its first record; -1 for never.
+    """
+
+    flush_size: int
+    rotate_interval_ms: int = -1
+
+
 @dataclasses.dataclass
 class KafkaBundle:
     """Raw records of one topic-partition whose offsets fall in one bundle window, in offset order.

@@ -12,8 +12,11 @@ from confluent_kafka import Consumer, KafkaException
 from pipelines.config.consumer import translate
 from common.configdef import NO_DEFAULT, ConfigDef, ConfigKey, check_unknown
 from common.errors import ConfigError
+from pipelines.config.deadletters import dead_letter_writer, error_policy
 from sinks import find_sink
 from transforms.converters import Converter, make_converter
+from transforms.errors import TOLERANCES, DeadLetterWriter, ErrorPolicy
+from transforms.smt import TransformChain, parse_chain
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -31,31 +34,47 @@ COMMON = ConfigDef([
               doc="Converter of record keys (default as Apache Kafka's connect-distributed.properties)."),
     ConfigKey("value.converter", "class", JSON_CONVERTER, group="Converters",
               doc="Converter of record values."),
-    ConfigKey("errors.tolerance", "string", "none", choices=("none", "all"), group="Errors",
-              doc="none: the first failed record stops the run with nothing committed."),
+    ConfigKey("transforms", "list", (), group="Transforms",
+              doc="Aliases of single-message transforms, applied in order (transforms.<alias>.type=...)."),
+    ConfigKey("predicates", "list", (), group="Transforms",
+              doc="Names of predicates that transforms.<alias>.predicate may name."),
+    ConfigKey("errors.tolerance", "string", "none", choices=TOLERANCES, group="Errors",
+              doc="none: the first failed record stops the run with nothing committed; all: failed "
+                  "records are skipped (and dead-lettered when a dead-letter path is set)."),
+    ConfigKey("errors.retry.timeout", "int", 0, min=-1, group="Errors",
+              doc="How long (ms) retriable failures are retried; 0 never, -1 without end."),
+    ConfigKey("errors.retry.delay.max.ms", "int", 60000, min=1, group="Errors",
+              doc="The longest wait (ms) between two retries of a retriable failure."),
+    ConfigKey("errors.log.enable", "boolean", False, group="Errors",
+              doc="Log each failed record with its coordinates, stage and cause."),
+    ConfigKey("errors.log.include.messages", "boolean", False, group="Errors",
+              doc="Also log a failed record's key, value and headers."),
+    ConfigKey("errors.deadletterqueue.topic.name", "string", "", group="Errors",
+              doc="A topic that failed records are written to (errors.tolerance=all)."),
+    ConfigKey("errors.deadletterqueue.topic.replication.factor", "int", 3, min=-1, group="Errors",
+              doc="Replication factor of the dead-letter topic when it is created (-1: the broker's)."),
+    ConfigKey("errors.deadletterqueue.context.headers.enable", "boolean", False, group="Errors",
+              doc="Add the __connect.errors.* headers (topic, partition, offset, stage, exception...) "
+                  "to dead letters."),
+    ConfigKey("errors.deadletterqueue.store.url", "string", None, group="Errors",
+              doc="A store (directory, s3://, gs://) that failed records are written to as JSON lines, "
+                  "instead of a topic."),
     ConfigKey("bootstrap.servers", "string", None, group="Kafka",
               doc="Kafka brokers (may also be given with --bootstrap-servers)."),
 ])
 
-PASSTHROUGH_PREFIXES = ("key.converter.", "value.converter.", "consumer.override.")
+PASSTHROUGH_PREFIXES = ("key.converter.", "value.converter.", "consumer.override.",
+                        "producer.override.", "transforms.", "predicates.")
 
 # Valid in Kafka Connect, no effect here: accepted with one warning each.
 IGNORED = {
     "tasks.max": "parallelism comes from the Beam runner (--direct_num_workers, --parallelism)",
     "header.converter": "headers are kept as raw bytes",
     "config.action.reload": "a run reads its config once",
-    "errors.log.enable": "a failed record is named in the error that stops the run",
-    "errors.log.include.messages": "a failed record is named in the error that stops the run",
-    "errors.retry.timeout": "conversion failures are not retried",
-    "errors.retry.delay.max.ms": "conversion failures are not retried",
 }
 
 # Valid in Kafka Connect, not available yet: an error, never silently dropped.
-NOT_YET = {
-    "transforms": "single-message transforms are not supported yet",
-    "predicates": "predicates are not supported yet",
-    "errors.deadletterqueue.topic.name": "dead-letter routing is not supported yet",
-}
+NOT_YET: dict = {}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +92,9 @@ class ConnectorConfig:
       value_converter: Configured value converter.
       consumer_config: librdkafka settings: bootstrap.servers, group.id and consumer.override.*.
       auto_offset_reset: Where a partition with no committed offset starts.
+      transforms: The single-message transform chain (empty without ``transforms``).
+      errors: The ``errors.*`` policy.
+      dead_letters: Where failed records go (a topic or a store), or None.
       warnings: One line per accepted key that has no effect here.
     """
 
@@ -86,7 +108,21 @@ class ConnectorConfig:
     value_converter: Converter
     consumer_config: Mapping[str, str]
     auto_offset_reset: str
+    transforms: TransformChain = TransformChain()
+    errors: ErrorPolicy = ErrorPolicy()
+    dead_letters: Optional[DeadLetterWriter] = None
     warnings: tuple = ()
+
+    @property
+    def key_converter_class(self) -> str:
+        return self.key_converter_name or type(self.key_converter).__name__
+
+    @property
+    def value_converter_class(self) -> str:
+        return self.value_converter_name or type(self.value_converter).__name__
+
+    key_converter_name: str = ""
+    value_converter_name: str = ""
 
     @property
     def group_id(self) -> str:
@@ -113,9 +149,6 @@ def parse_connector_config(raw: Mapping[str, str], *,
     check_unknown(raw, [*COMMON.names(), *sink.config_def.names(), *IGNORED, *sink.ignored_keys,
                         *NOT_YET], passthrough_prefixes=PASSTHROUGH_PREFIXES)
     common = COMMON.parse(raw)
-    if common["errors.tolerance"] == "all":
-        raise ConfigError("errors.tolerance='all' needs a dead-letter path to keep failed records, which "
-                          "is not supported yet; allowed: 'none'")
     topics, regex = common["topics"], common["topics.regex"]
     if bool(topics) == bool(regex):
         raise ConfigError("exactly one of topics and topics.regex must be set, got topics=%r and "
@@ -129,6 +162,8 @@ def parse_connector_config(raw: Mapping[str, str], *,
     warnings = tuple("%s is accepted but has no effect here: %s" % (k, why)
                      for k, why in {**IGNORED, **sink.ignored_keys}.items() if k in raw)
     consumer, reset, consumer_warnings = _consumer_config(raw, common, bootstrap_servers)
+    policy = error_policy(common)
+    dead_letters, producer_warnings = dead_letter_writer(raw, common, consumer)
     return ConnectorConfig(
         name=common["name"],
         connector_class=raw["connector.class"].strip(),
@@ -142,7 +177,12 @@ def parse_connector_config(raw: Mapping[str, str], *,
                                        _sub_keys(raw, "value.converter.")),
         consumer_config=consumer,
         auto_offset_reset=reset,
-        warnings=warnings + tuple(consumer_warnings),
+        transforms=parse_chain(raw),
+        errors=policy,
+        dead_letters=dead_letters,
+        warnings=warnings + tuple(consumer_warnings) + tuple(producer_warnings),
+        key_converter_name=common["key.converter"],
+        value_converter_name=common["value.converter"],
     )
 
 

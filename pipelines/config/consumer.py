@@ -1,4 +1,5 @@
-"""Kafka Connect's ``consumer.override.*`` keys (Java consumer settings) as librdkafka settings.
+"""Kafka Connect's ``consumer.override.*`` and ``producer.override.*`` keys (Java client settings) as
+librdkafka settings.
 
 Most Java consumer keys have the same name in librdkafka. The rest are renamed, translated (a PLAIN
 or SCRAM ``sasl.jaas.config``), accepted with a warning where they have no effect here, or refused
@@ -31,6 +32,14 @@ NO_EFFECT = {
     "security.providers": "Java security providers cannot run here",
 }
 
+PRODUCER_NO_EFFECT = {
+    "key.serializer": "dead letters carry the records' bytes as read",
+    "value.serializer": "dead letters carry the records' bytes as read",
+    "interceptor.classes": "Java interceptors cannot run here",
+    "metric.reporters": "Java metric reporters cannot run here",
+    "security.providers": "Java security providers cannot run here",
+}
+
 KEY_STORES = {
     "ssl.truststore.location": "ssl.ca.location (a PEM file)",
     "ssl.truststore.password": "ssl.ca.location (a PEM file)",
@@ -45,18 +54,20 @@ _JAAS = re.compile(r"\s*org\.apache\.kafka\.common\.security\.(plain\.PlainLogin
 _JAAS_OPTION = re.compile(r'(\w+)\s*=\s*"((?:[^"\\]|\\.)*)"')
 
 
-def translate(overrides: Mapping[str, str]) -> tuple:
-    """``(librdkafka settings, warnings)`` for the ``consumer.override.`` keys (prefix stripped)."""
+def translate(overrides: Mapping[str, str], prefix: str = "consumer.override.") -> tuple:
+    """``(librdkafka settings, warnings)`` for the ``consumer.override.`` (or, with ``prefix``,
+    ``producer.override.``) keys, prefix stripped."""
     settings, warnings = {}, []
+    no_effect = PRODUCER_NO_EFFECT if prefix.startswith("producer") else NO_EFFECT
     for key, value in overrides.items():
-        full = "consumer.override." + key
+        full = prefix + key
         if key in KEY_STORES:
             raise ConfigError("%s is a Java key store setting; librdkafka reads PEM files: use "
-                              "consumer.override.%s instead" % (full, KEY_STORES[key]))
-        if key in NO_EFFECT:
-            warnings.append("%s is accepted but has no effect here: %s" % (full, NO_EFFECT[key]))
+                              "%s%s instead" % (full, prefix, KEY_STORES[key]))
+        if key in no_effect:
+            warnings.append("%s is accepted but has no effect here: %s" % (full, no_effect[key]))
         elif key == "sasl.jaas.config":
-            settings.update(_jaas(value))
+            settings.update(_jaas(value, prefix))
         elif key == "ssl.endpoint.identification.algorithm":
             settings[key] = value or "none"  # Java's "" turns hostname checks off
         else:
@@ -64,17 +75,17 @@ def translate(overrides: Mapping[str, str]) -> tuple:
     return settings, warnings
 
 
-def _jaas(value: str) -> dict:
+def _jaas(value: str, prefix: str) -> dict:
     match = _JAAS.match(value)
     if match is None:
-        raise ConfigError("consumer.override.sasl.jaas.config must use the PlainLoginModule or the "
+        raise ConfigError("%ssasl.jaas.config must use the PlainLoginModule or the "
                           "ScramLoginModule (others have no librdkafka counterpart; use its sasl.* "
-                          "settings), got %r" % _redact(value))
+                          "settings), got %r" % (prefix, _redact(value)))
     options = {k: v.replace('\\"', '"') for k, v in _JAAS_OPTION.findall(match["options"])}
     missing = [k for k in ("username", "password") if k not in options]
     if missing:
-        raise ConfigError("consumer.override.sasl.jaas.config needs %s, got %r"
-                          % (" and ".join(missing), _redact(value)))
+        raise ConfigError("%ssasl.jaas.config needs %s, got %r"
+                          % (prefix, " and ".join(missing), _redact(value)))
     return {"sasl.username": options["username"], "sasl.password": options["password"]}
 
 

@@ -1,5 +1,5 @@
 """The file sink: Kafka records as rolling Parquet or JSON files (Confluent S3/GCS sink layout)."""
 
-from sinks.files.sink import FilesSink, FileWritten, WriteToFiles
+from sinks.files.sink import FilesSink, WriteToFiles
 
-__all__ = ["FilesSink", "FileWritten", "WriteToFiles"]
+__all__ = ["FilesSink", "WriteToFiles"]

@@ -14,10 +14,17 @@ writes.
 In streaming mode windows are cut by the data instead (``flush.size`` records, or ``rotate.interval.ms``
 of record time) from the committed offset on; a window's offsets are committed once all its files are
 in place, and a replayed window rewrites the same names with the same records.
+
+Names use each record's target topic (after transforms such as RegexRouter) with its source partition
+and offset, as Confluent's sinks do; two source topics routed to one target topic would write the same
+names for the same partition and offset, so route distinct topics to distinct names. A record the sink
+cannot write (a tombstone with ``behavior.on.null.values=fail``, a null key with
+``store.kafka.keys=true``, a record without the field it is partitioned by) is left out and handed to
+the error path (``TASK_PUT``); the rest of its window is written, and a replay leaves out the same
+records, so it writes the same names.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from typing import Any, Mapping, Optional, Sequence
@@ -25,78 +32,68 @@ from typing import Any, Mapping, Optional, Sequence
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.compute as pc
-from apache_beam.metrics import Metrics
 
-from sinks.base import Sink, Windows
+from common.errors import RejectedRecord
+from sinks.base import BundleWriter, Bundling, Mode, Sink, WriteContext
 from sinks.files.config import CONFIG_DEF, IGNORED_KEYS, FilesSinkConfig
 from sinks.files.storage import StorageError
 from sinks.files.naming import file_name, parse_file_name, parse_temp_name
-from transforms.errors import RecordError
-from transforms.records import ConvertedBundle, record_ref
+from transforms.records import ConvertedBundle, WriteResult
 
 _LOGGER = logging.getLogger(__name__)
 
 
-@dataclasses.dataclass(frozen=True)
-class FileWritten:
-    """The result of writing one file."""
+class _WriteFileFn(BundleWriter):
+    """Writes each bundle as its files; one :class:`WriteResult` per bundle listing them."""
 
-    topic: str
-    partition: int
-    path: str
-    first_offset: int
-    last_offset: int
-    records: int
-    size: int
-
-
-class _WriteFileFn(beam.DoFn):
-    def __init__(self, config: FilesSinkConfig):
+    def __init__(self, config: FilesSinkConfig, context: WriteContext):
+        super().__init__(context)
         self._config = config
 
-    def process(self, bundle: ConvertedBundle):
+    def write_records(self, bundle: ConvertedBundle) -> tuple[tuple, int, int]:
         cfg = self._config
-        values, offsets = bundle.values, bundle.offsets
-        kept = pa.array(range(len(offsets)), pa.int64())  # the bundle's rows still written
+        values = bundle.values
         if values.null_count:
+            nulls = values.is_null()
             if cfg.null_values == "fail":
-                first = next(i for i, v in enumerate(values.is_null().to_pylist()) if v)
-                raise RecordError(
-                    "record %s has a null value and behavior.on.null.values=fail; set it to 'ignore' "
-                    "to skip tombstones. The run stopped and committed no offsets."
-                    % record_ref(bundle.topic, bundle.partition, offsets[first]))
-            keep = values.is_valid()
-            offsets = [o for o, k in zip(offsets, keep.to_pylist()) if k]
-            values = pc.filter(values, keep)
-            kept = pc.filter(kept, keep)
-        if not offsets:
-            return
-        # Every file of the window is in place before any result goes on to be committed, and the file
-        # ending last comes first: a streaming run commits once per window, at its end (a commit
-        # between two of its files would realign the windows of a restart, and so the file names).
-        written = [result for directory, positions in cfg.partitioner.split(bundle, offsets, values)
-                   for result in self._write(bundle, directory, offsets, values, positions, kept)]
-        yield from sorted(written, key=lambda w: -w.last_offset)
+                raise RejectedRecord(
+                    "the record has a null value and behavior.on.null.values=fail; set it to 'ignore' "
+                    "to skip tombstones", [o for o, n in zip(bundle.offsets, nulls.to_pylist()) if n])
+            bundle = bundle.take([i for i, n in enumerate(nulls.to_pylist()) if not n])
+            if not len(bundle):
+                return (), 0, 0
+        if cfg.keys_format is not None and bundle.keys.null_count:
+            nulls = bundle.keys.is_null().to_pylist()
+            raise RejectedRecord("the record has a null key and store.kafka.keys=true; a keys file "
+                                 "holds one key per record",
+                                 [o for o, n in zip(bundle.offsets, nulls) if n])
+        # Every file of the bundle is in place before its result goes on to be committed.
+        paths, size = [], 0
+        for topic, rows in bundle.by_topic():
+            part = bundle if rows is None else bundle.take(rows)
+            for directory, positions in cfg.partitioner.split(part, part.offsets, part.values):
+                for path, written in self._write(part, topic, directory, positions):
+                    paths.append(path)
+                    size += written
+        return tuple(paths), size, len(bundle)
 
-    def _write(self, bundle: ConvertedBundle, directory: str, offsets: Sequence[int], values, positions,
-               kept) -> list:
-        """The window's records that go to ``directory``: the value file, and the keys and headers
-        files next to it when they are stored; one result per file."""
+    def _write(self, bundle: ConvertedBundle, topic: str, directory: str, positions) -> list:
+        """The bundle's records that go to ``directory`` of ``topic``: the value file, and the keys and
+        headers files next to it when they are stored; ``(path, bytes)`` per file."""
         cfg = self._config
+        offsets, values, rows = bundle.offsets, bundle.values, None
         if positions is not None:
             offsets = pc.take(pa.array(offsets, pa.int64()), positions).to_pylist()
             values = pc.take(values, positions)
+            rows = positions
         files = [("", cfg.format, values)]
-        companions = cfg.companions()
-        if companions:
-            rows = kept if positions is None else pc.take(kept, positions)
-            files += [(infix, fmt, _keys(bundle, rows, offsets) if infix == ".keys"
-                       else _headers(bundle, rows)) for infix, fmt in companions.items()]
+        for infix, fmt in cfg.companions().items():
+            files.append((infix, fmt, _keys(bundle, rows) if infix == ".keys" else _headers(bundle, rows)))
         results = []
         for infix, fmt, data_values in files:
-            name = file_name(bundle.topic, bundle.partition, offsets[0], infix + fmt.extension,
+            name = file_name(topic, bundle.partition, offsets[0], infix + fmt.extension,
                              pad=cfg.pad_width, delim=cfg.file_delim)
-            path = cfg.storage.path(cfg.topics_dir, bundle.topic, directory, name)
+            path = cfg.storage.path(cfg.topics_dir, topic, directory, name)
             data = fmt.serialize(data_values)
             try:
                 cfg.storage.write(path, data)
@@ -107,12 +104,7 @@ class _WriteFileFn(beam.DoFn):
                     from exc
             _LOGGER.debug("wrote %s (%d records, offsets %d..%d)", path, len(offsets), offsets[0],
                           offsets[-1])
-            results.append(FileWritten(bundle.topic, bundle.partition, path, offsets[0], offsets[-1],
-                                       len(offsets), len(data)))
-        Metrics.counter("beamconnect", "written/%s/%d" % (bundle.topic, bundle.partition)).inc(
-            len(offsets))
-        Metrics.counter("beamconnect", "files/%s/%d" % (bundle.topic, bundle.partition)).inc(
-            len(results))
+            results.append((path, len(data)))
         return results
 
 
@@ -120,24 +112,24 @@ _HEADERS_TYPE = pa.list_(pa.struct([pa.field("key", pa.string(), nullable=False)
                                     pa.field("value", pa.binary())]))
 
 
-def _keys(bundle: ConvertedBundle, rows: pa.Array, offsets: Sequence[int]) -> pa.Array:
-    keys = pc.take(bundle.keys, rows)
-    if keys.null_count:
-        first = pc.index(pc.is_null(keys), True).as_py()
-        raise RecordError("record %s has a null key and store.kafka.keys=true; a keys file holds one "
-                          "key per record. The run stopped and committed no offsets."
-                          % record_ref(bundle.topic, bundle.partition, offsets[first]))
-    return keys
+def _keys(bundle: ConvertedBundle, rows: Optional[pa.Array]) -> pa.Array:
+    return bundle.keys if rows is None else pc.take(bundle.keys, rows)
 
 
-def _headers(bundle: ConvertedBundle, rows: pa.Array) -> pa.Array:
+def _headers(bundle: ConvertedBundle, rows: Optional[pa.Array]) -> pa.Array:
     """Each record's headers as a list of {key, value} (empty when it has none)."""
+    indices = range(len(bundle)) if rows is None else rows.to_pylist()
     return pa.array([[{"key": k, "value": v} for k, v in (bundle.headers[i] or ())]
-                     for i in rows.to_pylist()], _HEADERS_TYPE)
+                     for i in indices], _HEADERS_TYPE)
 
 
 class _RemoveStaleFn(beam.DoFn):
-    """Deletes files of uncommitted offsets that this run did not write, and stray temporary files."""
+    """Deletes files of uncommitted offsets that this run did not write, and stray temporary files.
+
+    Files are named by each record's target topic (a transform may rename it) and its source partition
+    and offset; a target topic's files belong to the source topic-partitions whose records this run
+    wrote there, and to the source topic itself.
+    """
 
     def __init__(self, config: FilesSinkConfig, plans: Sequence):
         self._config = config
@@ -145,96 +137,104 @@ class _RemoveStaleFn(beam.DoFn):
         self._extensions = {config.format.extension} | {
             infix + fmt.extension for infix, fmt in config.companions().items()}
 
-    def _stale(self, topic: str, partition: int, offset: int) -> bool:
+    def _stale(self, plan, offset: int) -> bool:
         """A file of this run's range it did not write, or one past the group's committed offset.
 
         Files before the plan's start, and committed files past its end (a reset after the topic was
         recreated), are never touched.
         """
-        plan = self._plans.get((topic, partition))
-        if plan is None or offset < plan.start:
+        if offset < plan.start:
             return False
         return offset < plan.end or plan.committed is None or offset >= plan.committed
 
-    def process(self, written: Sequence[FileWritten]):
+    def _owners(self, written: Sequence[WriteResult]) -> dict:
+        """{(target topic, partition): plan of the source topic-partition whose files those are}."""
         cfg = self._config
-        keep = {w.path for w in written}
-        for directory, start_after in self._listings():
+        owners = dict(self._plans)
+        for result in written:
+            plan = self._plans.get((result.topic, result.partition))
+            for path in result.targets:
+                parsed = parse_file_name(os.path.basename(path), delim=cfg.file_delim)
+                if plan is not None and parsed is not None:
+                    owners.setdefault((parsed.topic, parsed.partition), plan)
+        return owners
+
+    def process(self, written: Sequence[WriteResult]):
+        cfg = self._config
+        keep = {path for w in written for path in w.targets}
+        owners = self._owners(written)
+        for directory, start_after in self._listings(owners):
             for path in cfg.storage.walk(directory, start_after=start_after):
                 base = os.path.basename(path)
                 parsed = parse_file_name(base, delim=cfg.file_delim)
-                stale = (parsed is not None and (parsed.topic, parsed.partition) in self._plans
-                         and parsed.extension in self._extensions and path not in keep
-                         and self._stale(parsed.topic, parsed.partition, parsed.offset))
+                plan = owners.get((parsed.topic, parsed.partition)) if parsed is not None else None
+                stale = (plan is not None and parsed.extension in self._extensions
+                         and path not in keep and self._stale(plan, parsed.offset))
                 temp = parse_temp_name(base, delim=cfg.file_delim)
-                if temp is not None and (temp.topic, temp.partition) not in self._plans:
+                if temp is not None and (temp.topic, temp.partition) not in owners:
                     temp = None
                 if stale or temp is not None:
                     _LOGGER.info("removing %s, left by an earlier run that did not commit", path)
                     cfg.storage.delete(path)
         yield from written
 
-    def _listings(self):
+    def _listings(self, owners: Mapping):
         """(directory, start_after) pairs that cover every file of the planned partitions: each
         partition's own directory where the partitioner has one, else each topic's directory."""
         cfg = self._config
         whole_topics = set()
-        for (topic, partition), plan in sorted(self._plans.items()):
+        for (topic, partition), plan in sorted(owners.items()):
             own = cfg.partitioner.partition_directory(topic, partition)
             if own is None:
                 whole_topics.add(topic)
                 continue
             directory = cfg.storage.path(cfg.topics_dir, topic, own)
-            yield directory, self._listing_start(directory, plan)
+            yield directory, self._listing_start(directory, topic, plan)
         for topic in sorted(whole_topics):
             yield cfg.storage.path(cfg.topics_dir, topic), None
 
-    def _listing_start(self, directory: str, plan) -> Optional[str]:
+    def _listing_start(self, directory: str, topic: str, plan) -> Optional[str]:
         """Where a sorted listing of the partition's files may start: its files before the plan's start
         are never stale, and while every offset fits the zero padding, names sort as offsets do."""
         cfg = self._config
         if max(plan.end, plan.committed or 0) >= 10 ** cfg.pad_width:
             return None
-        return cfg.storage.path(directory, file_name(plan.topic, plan.partition, plan.start, "",
+        return cfg.storage.path(directory, file_name(topic, plan.partition, plan.start, "",
                                                      pad=cfg.pad_width, delim=cfg.file_delim))
 
+
 class WriteToFiles(beam.PTransform):
-    """Writes converted bundles as files; returns one :class:`FileWritten` per file.
+    """Writes converted bundles as files; returns one :class:`~transforms.records.WriteResult` per
+    bundle, listing its files.
 
     Args:
       config: The parsed sink config.
-      plans: The run's partition plans; offsets from each plan's start on are uncommitted, so files
-        there that this run did not write are removed once all writes are done.
+      context: The run's mode and plans. In a bounded run (``Mode.BATCH``) offsets from each plan's
+        start on are uncommitted, so files there that this run did not write are removed once all
+        writes are done; streaming and replay runs write each bundle and clean nothing up.
     """
 
-    def __init__(self, config: FilesSinkConfig, plans: Sequence):
+    def __init__(self, config: FilesSinkConfig, context: WriteContext):
         super().__init__()
         self._config = config
-        self._plans = list(plans)
+        self._context = context
 
     def expand(self, bundles):
-        return (bundles
-                | "WriteFiles" >> beam.ParDo(_WriteFileFn(self._config))
+        written = bundles | "WriteFiles" >> beam.ParDo(_WriteFileFn(self._config, self._context))
+        if self._context.mode is not Mode.BATCH:
+            return written
+        return (written
                 | "CollectWritten" >> beam.combiners.ToList()
-                | "RemoveStaleFiles" >> beam.ParDo(_RemoveStaleFn(self._config, self._plans)))
-
-
-class WriteEachToFiles(beam.PTransform):
-    """Streaming: writes each bundle window as one file as it arrives (no end-of-run cleanup)."""
-
-    def __init__(self, config: FilesSinkConfig):
-        super().__init__()
-        self._config = config
-
-    def expand(self, bundles):
-        return bundles | "WriteFiles" >> beam.ParDo(_WriteFileFn(self._config))
+                | "RemoveStaleFiles" >> beam.ParDo(_RemoveStaleFn(self._config,
+                                                                  self._context.plans)))
 
 
 class FilesSink(Sink):
-    """Rolling files on a file system (Confluent's S3/GCS sink layout)."""
+    """Rolling files on a file system or object store (Confluent's S3/GCS sink layout)."""
 
     config_def = CONFIG_DEF
     ignored_keys = IGNORED_KEYS
+    target_noun = "files"
 
     def parse(self, values: Mapping[str, Any]) -> FilesSinkConfig:
         return FilesSinkConfig.from_values(values)
@@ -242,8 +242,8 @@ class FilesSink(Sink):
     def check(self, config: FilesSinkConfig) -> None:
         config.storage.check()
 
-    def windows(self, config: FilesSinkConfig) -> Windows:
-        return Windows(config.flush_size, config.rotate_interval_ms)
+    def bundling(self, config: FilesSinkConfig) -> Bundling:
+        return Bundling(config.flush_size, config.rotate_interval_ms)
 
-    def write(self, config: FilesSinkConfig, plans: Optional[Sequence]) -> beam.PTransform:
-        return WriteEachToFiles(config) if plans is None else WriteToFiles(config, plans)
+    def write(self, config: FilesSinkConfig, context: WriteContext) -> beam.PTransform:
+        return WriteToFiles(config, context)

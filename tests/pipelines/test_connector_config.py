@@ -18,7 +18,10 @@ from sinks.files.config import CONFIG_DEF, FilesSinkConfig
 from sinks.files.formats import JsonLinesFormat, ParquetFormat
 from sinks.files.partitioners import DefaultPartitioner
 from sinks.files.storage import LocalStorage
+from sinks.files.deadletter import StoreDeadLetters
 from transforms.converters import ByteArrayConverter, JsonConverter, StringConverter
+from transforms.errors import ErrorPolicy
+from transforms.kafka.deadletter import TopicDeadLetters
 
 SERVERS = "127.0.0.1:9092"
 S3_CONNECTOR = "io.confluent.connect.s3.S3SinkConnector"
@@ -259,7 +262,8 @@ def test_unknown_key_without_close_match_lists_known_keys(store):
     for known in ("flush.size", "store.url", "topics.regex", "tasks.max", "storage.class"):
         assert known in message
     assert message.endswith(
-        "; and any key starting with 'consumer.override.', 'key.converter.', 'value.converter.'")
+        "; and any key starting with 'consumer.override.', 'key.converter.', 'predicates.', "
+        "'producer.override.', 'transforms.', 'value.converter.'")
 
 
 def test_missing_required_key(store):
@@ -345,27 +349,71 @@ def test_warning_gives_reason(store):
         "(--direct_num_workers, --parallelism)",)
 
 
-@pytest.mark.parametrize("key, value, message", [
-    ("transforms", "mask", "transforms='mask': single-message transforms are not supported yet"),
-    ("predicates", "isTombstone", "predicates='isTombstone': predicates are not supported yet"),
-    ("errors.deadletterqueue.topic.name", "dlq",
-     "errors.deadletterqueue.topic.name='dlq': dead-letter routing is not supported yet"),
+def test_errors_keys_become_the_error_policy(store):
+    config = parse(store, {"errors.tolerance": "ALL", "errors.retry.timeout": "30000",
+                           "errors.retry.delay.max.ms": "5000", "errors.log.enable": "true",
+                           "errors.log.include.messages": "true"})
+
+    assert config.errors == ErrorPolicy(tolerance="all", retry_timeout_ms=30000,
+                                        retry_delay_max_ms=5000, log_enable=True,
+                                        log_include_messages=True, connector_name="orders")
+    assert config.warnings == ()
+    assert config.dead_letters is None
+
+
+def test_error_policy_defaults_are_kafka_connects(store):
+    assert parse(store, {}).errors == ErrorPolicy(connector_name="orders")
+
+
+def test_dead_letter_topic_takes_the_consumers_connection_and_producer_overrides(store):
+    config = parse(store, {"errors.tolerance": "all", "errors.deadletterqueue.topic.name": "orders-dlq",
+                           "errors.deadletterqueue.topic.replication.factor": "1",
+                           "errors.deadletterqueue.context.headers.enable": "true",
+                           "consumer.override.security.protocol": "PLAINTEXT",
+                           "producer.override.linger.ms": "5"})
+
+    writer = config.dead_letters
+    assert isinstance(writer, TopicDeadLetters)
+    assert writer.description == "topic orders-dlq"
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"errors.deadletterqueue.topic.name": "orders"},
+     "errors.deadletterqueue.topic.name='orders' must not be a topic the connector reads "
+     "(topics=orders)"),
+    ({"errors.deadletterqueue.topic.name": "dlq", "errors.deadletterqueue.store.url": "/tmp/dlq"},
+     "set one of errors.deadletterqueue.topic.name and errors.deadletterqueue.store.url"),
+    ({"errors.retry.timeout": "-2"}, "errors.retry.timeout must be at least -1, got '-2'"),
+    ({"transforms": "mask", "transforms.mask.type": "MaskField$Value",
+      "transforms.mask.predicate": "p"},
+     "transforms.mask.predicate='p' names no predicate; predicates='' defines none"),
+    ({"transforms": "mask"}, "transforms.mask.type is required"),
+    ({"transforms.mask.type": "MaskField$Value"},
+     "transforms.mask.type is set but its alias is not listed in transforms=''"),
 ])
-def test_not_yet_supported_keys(store, key, value, message):
+def test_bad_error_and_transform_settings(store, extra, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
-        parse(store, {key: value})
+        parse(store, extra)
 
 
-def test_blank_not_yet_supported_key_is_accepted(store):
-    assert parse(store, {"transforms": ""}).warnings == ()
-
-
-@pytest.mark.parametrize("value", ["all", "ALL"])
-def test_errors_tolerance_all(store, value):
+def test_dead_letter_topic_matching_topics_regex_is_refused(store):
     with pytest.raises(ConfigError, match=re.escape(
-            "errors.tolerance='all' needs a dead-letter path to keep failed records, which is not "
-            "supported yet; allowed: 'none'")):
-        parse(store, {"errors.tolerance": value})
+            "errors.deadletterqueue.topic.name='orders-dlq' must not be a topic the connector reads "
+            "(topics.regex=orders.*)")):
+        parse(store, {"topics": "", "topics.regex": "orders.*",
+                      "errors.deadletterqueue.topic.name": "orders-dlq"})
+
+
+def test_dead_letter_store(store, tmp_path):
+    config = parse(store, {"errors.tolerance": "all",
+                           "errors.deadletterqueue.store.url": str(tmp_path / "dlq")})
+
+    assert isinstance(config.dead_letters, StoreDeadLetters)
+
+
+def test_blank_transforms_is_an_empty_chain(store):
+    config = parse(store, {"transforms": ""})
+    assert not config.transforms and config.warnings == ()
 
 
 def test_errors_tolerance_none_is_accepted(store):
@@ -450,7 +498,7 @@ def test_key_converter_sub_key_is_passed_through(store):
 
 def test_bad_converter_sub_key_value(store):
     with pytest.raises(ConfigError, match=re.escape(
-            "value.converter.schemas.enable must be true or false, got 'maybe'")):
+            "value.converter.schemas.enable must be 'true' or 'false', got 'maybe'")):
         parse(store, {"value.converter.schemas.enable": "maybe"})
 
 

@@ -153,7 +153,7 @@ def test_streaming_stops_on_a_poison_record_without_committing_its_window(kafka,
     out, err = proc.communicate(timeout=120)
 
     assert proc.returncode == 1
-    assert "value.converter failed on record topic=%s partition=0 offset=5" % topic in err
+    assert "VALUE_CONVERTER (org.apache.kafka.connect.json.JsonConverter) failed on record topic=%s partition=0 offset=5" % topic in " ".join(err.split())
     assert kafka.committed("connect-sp-" + topic, topic, 1) == {0: 3}
     assert os.listdir(tmp_path / "out" / "topics" / topic / "partition=0") == [
         "%s+0+0000000000.json" % topic]

@@ -270,7 +270,7 @@ def test_poison_record_stops_the_run_naming_it_and_commits_nothing(kafka, tmp_pa
 
     assert code == 1
     err = capsys.readouterr().err
-    assert "value.converter failed on record topic=%s partition=0 offset=5" % topic in err
+    assert "VALUE_CONVERTER (org.apache.kafka.connect.json.JsonConverter) failed on record topic=%s partition=0 offset=5" % topic in " ".join(err.split())
     assert kafka.committed("connect-it-%s" % topic, topic, 1) == {0: -1001}
 
 

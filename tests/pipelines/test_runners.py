@@ -126,7 +126,7 @@ def test_dataflow_job_graph_is_built_and_every_dofn_survives_pickling(tmp_path):
     proto = pipeline.runner.proto_pipeline
     names = {t.unique_name for t in proto.components.transforms.values()}
     for step in ("ReadFromKafka/ReadPartitions", "ConvertRecords/Convert", "Write/WriteFiles",
-                 "Write/RemoveStaleFiles", "CommitOffsets/Commit", "StopOnFailure/RaiseFirstFailure"):
+                 "Write/RemoveStaleFiles", "CommitOffsets/Commit", "SettleWrites"):
         assert step in names
     pardos = [t for t in proto.components.transforms.values()
               if t.spec.urn == common_urns.primitives.PAR_DO.urn]

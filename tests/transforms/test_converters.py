@@ -99,15 +99,15 @@ def test_names_are_case_sensitive():
 
 
 @pytest.mark.parametrize("props, msg", [
-    ({"schemas.enable": "maybe"}, "value.converter.schemas.enable must be true or false, got 'maybe'"),
+    ({"schemas.enable": "maybe"}, "value.converter.schemas.enable must be 'true' or 'false', got 'maybe'"),
     ({"replace.null.with.default": "1"},
-     "value.converter.replace.null.with.default must be true or false, got '1'"),
+     "value.converter.replace.null.with.default must be 'true' or 'false', got '1'"),
     ({"schemas.cache.size": "-1"},
-     "value.converter.schemas.cache.size must be an integer of at least 0, got '-1'"),
+     "value.converter.schemas.cache.size must be at least 0, got '-1'"),
     ({"schemas.cache.size": "many"},
-     "value.converter.schemas.cache.size must be an integer of at least 0, got 'many'"),
+     "value.converter.schemas.cache.size must be an integer, got 'many'"),
     ({"decimal.format": "HEX"},
-     "value.converter.decimal.format must be one of BASE64, NUMERIC, got 'HEX'"),
+     "value.converter.decimal.format must be one of 'BASE64', 'NUMERIC', got 'HEX'"),
 ])
 def test_bad_sub_key_values(props, msg):
     with pytest.raises(ConfigError, match=re.escape(msg)):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from typing import Mapping, Optional, Sequence
+from typing import ClassVar, Mapping, Optional, Sequence
 
 import pyarrow as pa
 
+from common.configdef import ConfigDef
 from common.errors import ConfigError
 
 
@@ -20,10 +21,13 @@ class Conversion:
         A null input (Kafka null, a tombstone) is a null entry, never a failure.
       failures: ``(index, reason)`` for each record that did not convert, ``index`` into the input list,
         in increasing index order.
+      schema: The Connect schema of ``values`` as an Arrow field (see :mod:`transforms.schema`); None
+        for schemaless data.
     """
 
     values: pa.Array
     failures: tuple[tuple[int, str], ...] = ()
+    schema: Optional[pa.Field] = None
 
 
 class Converter(abc.ABC):
@@ -32,8 +36,9 @@ class Converter(abc.ABC):
     Converters are held by Beam DoFns, so they are picklable: their state is their configuration plus
     caches that only make conversion faster.
 
-    Subclasses list the sub-keys they accept in ``SUB_KEYS`` and read them with the ``_bool``, ``_int``
-    and ``_choice`` helpers, which raise :class:`ConfigError` naming the full key.
+    Subclasses declare their sub-keys in ``config_def`` (names without the ``key.converter.`` /
+    ``value.converter.`` prefix); they are parsed into ``self.config`` by the project's one key parser,
+    so errors name the full key.
 
     Args:
       props: The converter's sub-keys with the prefix stripped, e.g. ``{"schemas.enable": "false"}``.
@@ -43,19 +48,27 @@ class Converter(abc.ABC):
       ConfigError: A sub-key is unknown or has a bad value.
     """
 
-    #: Sub-keys (without the ``key.converter.`` / ``value.converter.`` prefix) this converter accepts.
-    SUB_KEYS: tuple[str, ...] = ()
+    #: The sub-keys (without the ``key.converter.`` / ``value.converter.`` prefix) this converter takes.
+    config_def: ClassVar[ConfigDef] = ConfigDef()
 
     def __init__(self, props: Mapping[str, str], *, config_key: str):
         self._config_key = config_key
+        names = self.config_def.names()
         for key in props:
-            if key not in self.SUB_KEYS:
-                if self.SUB_KEYS:
-                    allowed = "allowed sub-keys are " + ", ".join(repr(k) for k in self.SUB_KEYS)
+            if key not in names:
+                if names:
+                    allowed = "allowed sub-keys are " + ", ".join(repr(k) for k in names)
                 else:
                     allowed = "it takes no sub-keys"
                 raise ConfigError("%s.%s is not a setting of %s; %s"
                                   % (config_key, key, type(self).__name__, allowed))
+        prefix = config_key + "."
+        self.config = self.config_def.parse({prefix + k: v for k, v in props.items()}, prefix=prefix)
+
+    #: The Connect schema of what :meth:`convert` returns, as an Arrow field (see
+    #: :mod:`transforms.schema`); None for schemaless data. Converters whose schema depends on the
+    #: data return it with each :class:`Conversion` instead.
+    schema: Optional[pa.Field] = None
 
     @abc.abstractmethod
     def convert(self, data: Sequence[Optional[bytes]]) -> Conversion:
@@ -70,40 +83,3 @@ class Converter(abc.ABC):
 
     def __repr__(self) -> str:
         return "%s(config_key=%r)" % (type(self).__name__, self._config_key)
-
-    def _raw(self, props: Mapping[str, str], key: str) -> Optional[str]:
-        value = props.get(key)
-        return None if value is None else str(value).strip()
-
-    def _bool(self, props: Mapping[str, str], key: str, default: bool) -> bool:
-        """A boolean sub-key, ``true`` or ``false`` in any case, as Connect's ConfigDef reads them."""
-        raw = self._raw(props, key)
-        if raw is None:
-            return default
-        if raw.lower() in ("true", "false"):
-            return raw.lower() == "true"
-        raise ConfigError("%s.%s must be true or false, got %r" % (self._config_key, key, props[key]))
-
-    def _int(self, props: Mapping[str, str], key: str, default: int, minimum: int = 0) -> int:
-        """An integer sub-key of at least ``minimum``."""
-        raw = self._raw(props, key)
-        if raw is None:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            value = None
-        if value is None or value < minimum:
-            raise ConfigError("%s.%s must be an integer of at least %d, got %r"
-                              % (self._config_key, key, minimum, props[key]))
-        return value
-
-    def _choice(self, props: Mapping[str, str], key: str, default: str, allowed: Sequence[str]) -> str:
-        """One of ``allowed`` (upper case), matched case-insensitively as Connect does."""
-        raw = self._raw(props, key)
-        if raw is None:
-            return default
-        if raw.upper() in allowed:
-            return raw.upper()
-        raise ConfigError("%s.%s must be one of %s, got %r"
-                          % (self._config_key, key, ", ".join(allowed), props[key]))

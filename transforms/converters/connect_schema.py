@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from common.errors import BeamConnectError
 from transforms.converters.unify import format_path
+from transforms.schema import connect_field
 
 DECIMAL = "org.apache.kafka.connect.data.Decimal"
 DATE = "org.apache.kafka.connect.data.Date"
@@ -87,9 +88,18 @@ class ConnectSchema:
     convert: Callable[[Any], Any]
     vectorisable: bool
     fixups: Optional[tuple[tuple[str, Callable[[Any], Any]], ...]] = None
+    name: Optional[str] = None
+    version: Optional[int] = None
+    doc: Optional[str] = None
+    parameters: Optional[dict] = None
+    default: Any = None
 
     def arrow_field(self, name: str) -> pa.Field:
-        return pa.field(name, self.arrow_type, nullable=self.optional)
+        """The schema as an Arrow field, its Connect name, version, doc, parameters and default in the
+        field's metadata (see :mod:`transforms.schema`)."""
+        return connect_field(name, self.arrow_type, self.optional, schema_name=self.name,
+                             version=self.version, doc=self.doc, parameters=self.parameters,
+                             default=self.default)
 
 
 def arrow_type(connect_schema: dict) -> pa.DataType:
@@ -180,7 +190,12 @@ def compile_schema(node: Any, replace_null_with_default: bool = True, path: str 
         convert = _or_null(inner)
     else:
         convert = _required(inner, type_name)
-    return ConnectSchema(arrow, optional, convert, vectorisable, fixups)
+    version = node.get("version")
+    doc = node.get("doc")
+    return ConnectSchema(arrow, optional, convert, vectorisable, fixups, name=name,
+                         version=version if isinstance(version, int) else None,
+                         doc=doc if isinstance(doc, str) else None,
+                         parameters=parameters or None, default=default)
 
 
 def _or_default(inner, default):

@@ -11,11 +11,13 @@ from typing import Any, Mapping, Optional, Sequence
 import orjson
 import pyarrow as pa
 
+from common.configdef import ConfigDef, ConfigKey
 from transforms.converters.base import Conversion, Converter
 from transforms.converters.connect_schema import (
     ConnectSchema, NeedsExactNumbers, PayloadError, SchemaError, arrow_field, arrow_type, compile_schema)
 from transforms.converters.json_schemaless import build_array, convert_schemaless, from_python
 from transforms.converters.unify import TypeConflict, unify_types
+from transforms.schema import connect_field
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -46,14 +48,19 @@ class JsonConverter(Converter):
         ``true``).
     """
 
-    SUB_KEYS = ("schemas.enable", "schemas.cache.size", "decimal.format", "replace.null.with.default")
+    config_def = ConfigDef([
+        ConfigKey("schemas.enable", "boolean", True),
+        ConfigKey("schemas.cache.size", "int", 1000, min=0),
+        ConfigKey("decimal.format", "string", "BASE64", choices=("BASE64", "NUMERIC")),
+        ConfigKey("replace.null.with.default", "boolean", True),
+    ])
 
     def __init__(self, props: Mapping[str, str], *, config_key: str):
         super().__init__(props, config_key=config_key)
-        self.schemas_enable = self._bool(props, "schemas.enable", True)
-        self.schemas_cache_size = self._int(props, "schemas.cache.size", 1000)
-        self.decimal_format = self._choice(props, "decimal.format", "BASE64", ("BASE64", "NUMERIC"))
-        self.replace_null_with_default = self._bool(props, "replace.null.with.default", True)
+        self.schemas_enable = self.config["schemas.enable"]
+        self.schemas_cache_size = self.config["schemas.cache.size"]
+        self.decimal_format = self.config["decimal.format"]
+        self.replace_null_with_default = self.config["replace.null.with.default"]
         self._schemas: collections.OrderedDict = collections.OrderedDict()
 
     def __getstate__(self):
@@ -91,6 +98,11 @@ class JsonConverter(Converter):
             records = [r for r in records if id(r[1]) not in rejected]
 
         array = None
+        kept = [s for key, s in schemas.items() if key not in rejected]
+        if len(kept) == 1:
+            schema_field = kept[0].arrow_field("value")
+        else:  # several schemas unified: their names and docs no longer apply to all records
+            schema_field = connect_field("value", unified, any(s.optional for s in kept) or not kept)
         if len(schemas) == 1 and not rejected:
             # One schema (the common case): let Arrow convert the payloads.
             array = _vectorised(records, next(iter(schemas.values())), failures)
@@ -109,7 +121,9 @@ class JsonConverter(Converter):
                     failures.append((index, e.reason()))
             array, bad = build_array(entries, unified)
             failures.extend(bad)
-        return Conversion(array, tuple(sorted(failures)))
+        if schema_field.type != array.type:  # e.g. a batch of tombstones only: no schema seen
+            schema_field = schema_field.with_type(array.type)
+        return Conversion(array, tuple(sorted(failures)), schema_field)
 
     def _parse(self, data: Sequence[Optional[bytes]], failures: list) -> list[tuple]:
         """``(index, schema, payload, raw)`` per record; schema None for a tombstone.

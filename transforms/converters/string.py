@@ -9,7 +9,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from common.errors import ConfigError
+from common.configdef import ConfigDef, ConfigKey
 from transforms.converters.base import Conversion, Converter
+from transforms.schema import connect_field
 
 
 class StringConverter(Converter):
@@ -23,11 +25,12 @@ class StringConverter(Converter):
     decoded record by record to find it.
     """
 
-    SUB_KEYS = ("converter.encoding",)
+    config_def = ConfigDef([ConfigKey("converter.encoding", "string", "UTF-8")])
+    schema = connect_field("value", pa.string(), True)
 
     def __init__(self, props: Mapping[str, str], *, config_key: str):
         super().__init__(props, config_key=config_key)
-        encoding = self._raw(props, "converter.encoding") or "UTF-8"
+        encoding = self.config["converter.encoding"] or "UTF-8"
         try:
             canonical = codecs.lookup(encoding).name
             str(b"a", encoding)  # LookupError for codecs that are not text encodings (zlib, base64)

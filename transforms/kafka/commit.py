@@ -1,8 +1,10 @@
 """``CommitOffsets``: commits the consumer group's offsets once the sink has durably written.
 
-The step consumes the sink's write results as a whole (a global combine), so on a bounded run it starts
-only after every write finished; it then commits each planned partition's end offset, and only if no
-record failed. A failed or killed run never reaches it, which is what makes a rerun replay-safe.
+The step consumes the sink's write results (:class:`~transforms.records.WriteResult`) as a whole (a global
+combine), so on a bounded run it starts only after every write finished and every failed record was
+skipped or dead-lettered; it then commits each planned partition's end offset. A failed or killed run
+never reaches it (a record failing under ``errors.tolerance=none`` fails the run), which is what makes
+a rerun replay-safe.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from confluent_kafka import KafkaException, TopicPartition
 
 from common.errors import BeamConnectError
 from transforms.kafka.planning import PartitionPlan, group_consumer, retrying
+from transforms.records import WriteResult
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -24,10 +27,7 @@ class _CommitFn(beam.DoFn):
         self._config = dict(consumer_config)
         self._plans = list(plans)
 
-    def process(self, written_count: int, failures: int):
-        if failures:
-            _LOGGER.error("%d records failed; committing no offsets", failures)
-            return
+    def process(self, written_count: int):
         consumer = group_consumer(self._config)
         try:
             offsets = [TopicPartition(p.topic, p.partition, p.end) for p in self._plans]
@@ -50,30 +50,26 @@ class _CommitFn(beam.DoFn):
 
 
 class CommitOffsets(beam.PTransform):
-    """Commits every plan's end offset after all of ``written`` exists and no record failed.
+    """Commits every plan's end offset after all of ``written`` exists.
 
     Args:
       consumer_config: librdkafka settings with ``group.id``.
       plans: The run's partition plans.
-      failures: A single-element PCollection counting failed records.
 
     Returns the committed plans.
     """
 
-    def __init__(self, consumer_config: Mapping[str, str], plans: Sequence[PartitionPlan],
-                 failures):
+    def __init__(self, consumer_config: Mapping[str, str], plans: Sequence[PartitionPlan]):
         super().__init__()
         if "group.id" not in consumer_config:
             raise ValueError("consumer_config needs group.id")
         self._config = dict(consumer_config)
         self._plans = list(plans)
-        self._failures = failures
 
     def expand(self, written):
         return (written
                 | "WaitForSink" >> beam.combiners.Count.Globally()
-                | "Commit" >> beam.ParDo(_CommitFn(self._config, self._plans),
-                                         beam.pvalue.AsSingleton(self._failures)))
+                | "Commit" >> beam.ParDo(_CommitFn(self._config, self._plans)))
 
 
 class _CommitEachFn(beam.DoFn):
@@ -87,7 +83,7 @@ class _CommitEachFn(beam.DoFn):
     def setup(self):
         self._consumer = group_consumer(self._config)
 
-    def process(self, written):
+    def process(self, written: WriteResult):
         key = (written.topic, written.partition)
         offset = written.last_offset + 1
         if offset <= self._committed.get(key, -1):
@@ -111,8 +107,9 @@ class _CommitEachFn(beam.DoFn):
 class CommitEachWrite(beam.PTransform):
     """Streaming commits: after each durable write, its partition's offset past the written records.
 
-    Write results must carry ``topic``, ``partition`` and ``last_offset``, and reach this step in offset
-    order per partition (they do: reading, writing and committing a partition are one fused chain).
+    Each :class:`~transforms.records.WriteResult` settles its source partition up to its ``last_offset``;
+    results reach this step in offset order per partition (reading, converting, transforming, writing
+    and committing a partition are one fused chain).
     """
 
     def __init__(self, consumer_config: Mapping[str, str]):

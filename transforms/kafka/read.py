@@ -3,7 +3,7 @@
 Each :class:`~transforms.kafka.planning.PartitionPlan` becomes one restriction. The reader ``assign``s
 (never ``subscribe``s) its partition, fetches in batches of up to ``FETCH_BATCH`` records, claims each batch
 with one ``try_claim`` of its last offset and emits one :class:`~transforms.records.KafkaBundle` per
-window of ``bundle_offsets`` offsets. Nothing is committed here: offsets are committed by
+window of ``flush_size`` offsets (the sink's :class:`~transforms.records.Bundling`). Nothing is committed here: offsets are committed by
 :class:`~transforms.kafka.commit.CommitOffsets` once the sink has written.
 """
 
@@ -17,10 +17,10 @@ import time
 from typing import Mapping, Optional, Sequence
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 from apache_beam.transforms.core import RestrictionProvider
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
+from common import metrics
 from common.errors import BeamConnectError
 from transforms.kafka import progress
 from transforms.kafka.planning import PartitionPlan
@@ -58,13 +58,13 @@ class ReadTask:
     """
 
     plan: PartitionPlan
-    bundle_offsets: int
+    flush_size: int
     next_plan: Optional[PartitionPlan] = None
 
 
 class _PartitionRangeProvider(RestrictionProvider):
     def initial_restriction(self, task: ReadTask) -> PartitionRange:
-        return PartitionRange(task.plan.start, task.plan.end, task.plan.start, task.bundle_offsets)
+        return PartitionRange(task.plan.start, task.plan.end, task.plan.start, task.flush_size)
 
     def create_tracker(self, restriction: PartitionRange) -> PartitionRangeTracker:
         return PartitionRangeTracker(restriction)
@@ -95,7 +95,7 @@ class _ReadPartitionFn(beam.DoFn):
         if rng.start >= rng.stop:
             return
         topic, partition = plan.topic, plan.partition
-        read_counter = Metrics.counter("beamconnect", "read/%s/%d" % (topic, partition))
+        read_counter = metrics.counter(metrics.READ, topic, partition)
         if self._warm == (topic, partition, rng.start):
             self._consumer, self._spare = self._spare, self._consumer
         else:
@@ -260,7 +260,7 @@ class ReadFromKafka(beam.PTransform):
       consumer_config: librdkafka settings: ``bootstrap.servers``, security settings and overrides. The
         reader's own defaults (no auto-commit, fast refetch) apply first and user settings last, except
         ``enable.partition.eof``, which the reader needs.
-      bundle_offsets: Width of a bundle window in offsets (the file sink's ``flush.size``); windows are
+      flush_size: Width of a bundle window in offsets (``flush.size``); windows are
         aligned to each plan's start, so bundle boundaries depend only on the plan and the data.
       stall_seconds: How long a partition may deliver nothing before the read fails.
       read_ahead: While a partition is read, a second consumer fetches the next planned one. For
@@ -270,21 +270,21 @@ class ReadFromKafka(beam.PTransform):
     """
 
     def __init__(self, plans: Sequence[PartitionPlan], consumer_config: Mapping[str, str],
-                 bundle_offsets: int, stall_seconds: float = STALL_SECONDS, read_ahead: bool = False):
+                 flush_size: int, stall_seconds: float = STALL_SECONDS, read_ahead: bool = False):
         super().__init__()
-        if bundle_offsets < 1:
-            raise ValueError("bundle_offsets must be at least 1, got %r" % bundle_offsets)
+        if flush_size < 1:
+            raise ValueError("flush_size must be at least 1, got %r" % flush_size)
         if "bootstrap.servers" not in consumer_config:
             raise ValueError("consumer_config needs bootstrap.servers")
         self._plans = [p for p in plans if p.size > 0]
         self._config = {**READER_DEFAULTS, **consumer_config, **READER_FIXED}
-        self._bundle_offsets = bundle_offsets
+        self._flush_size = flush_size
         self._stall_seconds = stall_seconds
         self._read_ahead = read_ahead
 
     def expand(self, pbegin):
         following = self._plans[1:] + [None] if self._read_ahead else [None] * len(self._plans)
-        tasks = [ReadTask(plan, self._bundle_offsets, nxt) for plan, nxt in zip(self._plans, following)]
+        tasks = [ReadTask(plan, self._flush_size, nxt) for plan, nxt in zip(self._plans, following)]
         return (pbegin
                 | "Plans" >> beam.Create(tasks)
                 | "ReadPartitions" >> beam.ParDo(

@@ -18,11 +18,11 @@ from typing import Mapping, Optional
 
 import apache_beam as beam
 from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
-from apache_beam.metrics import Metrics
 from apache_beam.transforms.core import RestrictionProvider
 from apache_beam.utils.timestamp import Duration, Timestamp
 from confluent_kafka import Consumer, TopicPartition
 
+from common import metrics
 from transforms.kafka import progress
 from transforms.kafka.read import (FETCH_BATCH, READER_DEFAULTS, READER_FIXED, _Buffer, _split_errors,
                                    _TIMESTAMP)
@@ -42,7 +42,7 @@ class StreamTask:
     partition: int
     start: int
     flush_size: int
-    rotate_ms: int  # <= 0: by count only
+    rotate_interval_ms: int  # <= 0: by count only
 
 
 class UnboundedPartitionTracker(PartitionRangeTracker):
@@ -101,7 +101,7 @@ class _StreamPartitionFn(beam.DoFn):
 
     def _read(self, task, consumer, tracker, watermark, start):
         topic, partition = task.topic, task.partition
-        counter = Metrics.counter("beamconnect", "read/%s/%d" % (topic, partition))
+        counter = metrics.counter(metrics.READ, topic, partition)
         buf = _Buffer(topic, partition, start)
         idle_since = time.monotonic()
         caught_up = False  # the consumer reported the end of the partition since the last record
@@ -126,9 +126,9 @@ class _StreamPartitionFn(beam.DoFn):
             while i < len(messages):
                 take = min(len(messages) - i, task.flush_size - len(buf.offsets))
                 closes = len(buf.offsets) + take == task.flush_size
-                if task.rotate_ms > 0:
+                if task.rotate_interval_ms > 0:
                     first = buf.timestamps[0] if buf.offsets else stamps[i]
-                    limit = first + task.rotate_ms
+                    limit = first + task.rotate_interval_ms
                     for j in range(i + (0 if buf.offsets else 1), i + take):
                         if stamps[j] >= limit:
                             take, closes = j - i, True
@@ -172,16 +172,16 @@ class ReadFromKafkaUnbounded(beam.PTransform):
       plans: Partition plans; only ``start`` is used.
       consumer_config: librdkafka settings (as for the bounded read).
       flush_size: Records per window at most.
-      rotate_ms: Close a window before a record this many ms past its first record (<= 0: never).
+      rotate_interval_ms: Close a window before a record this many ms past its first record (<= 0: never).
       idle_seconds: Defer a partition that delivered nothing for this long.
     """
 
     def __init__(self, plans, consumer_config: Mapping[str, str], flush_size: int,
-                 rotate_ms: int = -1, idle_seconds: float = 1.0):
+                 rotate_interval_ms: int = -1, idle_seconds: float = 1.0):
         super().__init__()
         if flush_size < 1:
             raise ValueError("flush_size must be at least 1, got %r" % flush_size)
-        self._tasks = [StreamTask(p.topic, p.partition, p.start, flush_size, rotate_ms)
+        self._tasks = [StreamTask(p.topic, p.partition, p.start, flush_size, rotate_interval_ms)
                        for p in plans]
         self._config = {**READER_DEFAULTS, **consumer_config, **READER_FIXED}
         self._idle_seconds = idle_seconds

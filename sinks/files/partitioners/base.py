@@ -24,7 +24,7 @@ class Partitioner(abc.ABC):
         """The directories of the window's records (``offsets`` and ``values`` after null handling).
 
         Raises:
-          RecordError: A record has no value to partition by (naming the record).
+          RejectedRecord: Records have no value to partition by (with their offsets).
         """
 
     def partition_directory(self, topic: str, partition: int) -> Optional[str]:

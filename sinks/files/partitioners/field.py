@@ -7,10 +7,9 @@ from typing import Sequence
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from common.errors import ConfigError
+from common.errors import ConfigError, RejectedRecord
 from sinks.files.partitioners.base import Partitioner, Split, group_by
-from transforms.errors import RecordError
-from transforms.records import ConvertedBundle, record_ref
+from transforms.records import ConvertedBundle
 
 
 def field_column(bundle: ConvertedBundle, offsets: Sequence[int], values: pa.Array, path: str,
@@ -19,16 +18,12 @@ def field_column(bundle: ConvertedBundle, offsets: Sequence[int], values: pa.Arr
     column = values
     for part in path.split("."):
         if not pa.types.is_struct(column.type) or column.type.get_field_index(part) < 0:
-            raise RecordError("%s=%s: record %s has no field %r. The run stopped and committed no "
-                              "offsets." % (key, path, record_ref(bundle.topic, bundle.partition,
-                                                                  offsets[0]), path))
+            raise RejectedRecord("%s=%s: the record has no field %r" % (key, path, path), offsets)
         column = pc.struct_field(column, part)
-    nulls = column.null_count
-    if nulls:
-        first = pc.index(pc.is_null(column), True).as_py()
-        raise RecordError("%s=%s: record %s has no value in field %r. The run stopped and committed no "
-                          "offsets." % (key, path, record_ref(bundle.topic, bundle.partition,
-                                                              offsets[first]), path))
+    if column.null_count:
+        nulls = pc.is_null(column).to_pylist()
+        raise RejectedRecord("%s=%s: the record has no value in field %r" % (key, path, path),
+                             [o for o, null in zip(offsets, nulls) if null])
     return column
 
 
@@ -49,11 +44,9 @@ class FieldPartitioner(Partitioner):
             column = field_column(bundle, offsets, values, name, "partition.field.name")
             if not (pa.types.is_string(column.type) or pa.types.is_integer(column.type)
                     or pa.types.is_boolean(column.type)):
-                raise RecordError("partition.field.name=%s: field %r of record %s is of type %s; "
-                                  "partitions can be made from string, integer and boolean fields. The "
-                                  "run stopped and committed no offsets."
-                                  % (name, name, record_ref(bundle.topic, bundle.partition, offsets[0]),
-                                     column.type))
+                raise RejectedRecord("partition.field.name=%s: field %r of the record is of type %s; "
+                                     "partitions can be made from string, integer and boolean fields"
+                                     % (name, name, column.type), offsets)
             text = pc.cast(column, pa.string())
             if pa.types.is_boolean(column.type):
                 text = pc.utf8_lower(text)

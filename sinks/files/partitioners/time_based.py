@@ -19,11 +19,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from common.errors import ConfigError
+from common.errors import ConfigError, RejectedRecord
 from sinks.files.partitioners.base import Partitioner, Split, group_by
 from sinks.files.partitioners.field import field_column
-from transforms.errors import RecordError
-from transforms.records import ConvertedBundle, record_ref
+from transforms.records import ConvertedBundle
 
 HOURLY_FORMAT = "'year'=YYYY/'month'=MM/'day'=dd/'hour'=HH"
 DAILY_FORMAT = "'year'=YYYY/'month'=MM/'day'=dd"
@@ -116,10 +115,9 @@ class TimeBasedPartitioner(Partitioner):
             millis = pa.array(stamps, pa.int64())
             bad = pc.less(millis, 0)
             if pc.any(bad).as_py():
-                first = pc.index(bad, True).as_py()
-                raise RecordError("record %s has no timestamp, and timestamp.extractor=Record files "
-                                  "records by it. The run stopped and committed no offsets."
-                                  % record_ref(bundle.topic, bundle.partition, offsets[first]))
+                raise RejectedRecord("the record has no timestamp, and timestamp.extractor=Record "
+                                     "files records by it",
+                                     [o for o, b in zip(offsets, bad.to_pylist()) if b])
             return millis
         column = field_column(bundle, offsets, values, self.field, "timestamp.field")
         if pa.types.is_integer(column.type):
@@ -130,11 +128,9 @@ class TimeBasedPartitioner(Partitioner):
             return column.cast(pa.timestamp("ms")).cast(pa.int64())
         if pa.types.is_string(column.type):
             return self._parse(bundle, offsets, column)
-        raise RecordError("timestamp.field=%s: field of record %s is of type %s; it must hold epoch "
-                          "milliseconds, a timestamp or an ISO 8601 string. The run stopped and "
-                          "committed no offsets."
-                          % (self.field, record_ref(bundle.topic, bundle.partition, offsets[0]),
-                             column.type))
+        raise RejectedRecord("timestamp.field=%s: the field is of type %s; it must hold epoch "
+                             "milliseconds, a timestamp or an ISO 8601 string"
+                             % (self.field, column.type), offsets)
 
     def _parse(self, bundle: ConvertedBundle, offsets: Sequence[int], column: pa.Array) -> pa.Array:
         """ISO 8601 strings to epoch ms; those without a zone offset are taken as UTC."""
@@ -143,18 +139,20 @@ class TimeBasedPartitioner(Partitioner):
                 return column.cast(target).cast(pa.int64())
             except pa.ArrowInvalid:
                 continue
-        for i, text in enumerate(column.to_pylist()):  # name the first value that does not parse
+        bad, zoned = [], []
+        for i, text in enumerate(column.to_pylist()):  # find the values that do not parse
             for target in (pa.timestamp("ms", tz="UTC"), pa.timestamp("ms")):
                 try:
                     pa.array([text]).cast(target)
+                    zoned.append(target.tz is not None)
                     break
                 except pa.ArrowInvalid:
                     continue
             else:
-                raise RecordError("timestamp.field=%s: record %s holds %r, which is not an ISO 8601 "
-                                  "timestamp. The run stopped and committed no offsets."
-                                  % (self.field, record_ref(bundle.topic, bundle.partition, offsets[i]),
-                                     text))
-        raise RecordError("timestamp.field=%s: records %d..%d mix timestamps with and without a zone "
-                          "offset. The run stopped and committed no offsets."
-                          % (self.field, offsets[0], offsets[-1]))
+                bad.append(offsets[i])
+        if bad:
+            raise RejectedRecord("timestamp.field=%s: the field's value is not an ISO 8601 timestamp"
+                                 % self.field, bad)
+        raise RejectedRecord("timestamp.field=%s: records %d..%d mix timestamps with and without a "
+                             "zone offset" % (self.field, offsets[0], offsets[-1]),
+                             [o for o, z in zip(offsets, zoned) if not z])

@@ -10,7 +10,7 @@ from sinks.files.config import CONFIG_DEF
 from sinks.files.partitioners import (DefaultPartitioner, FieldPartitioner, TimeBasedPartitioner,
                                       make_partitioner)
 from sinks.files.partitioners.time_based import joda_to_strftime
-from transforms.errors import RecordError
+from common.errors import RejectedRecord
 from transforms.records import ConvertedBundle
 
 HOUR = 3_600_000
@@ -114,23 +114,25 @@ def test_record_field_problems_name_the_record():
     by_field = partitioner("hourly", timezone="UTC", timestamp_extractor="RecordField",
                            timestamp_field="at")
 
-    with pytest.raises(RecordError, match=re.escape(
-            "timestamp.field=at: record topic=clicks partition=2 offset=101 has no value in field 'at'")):
+    with pytest.raises(RejectedRecord, match=re.escape(
+            "timestamp.field=at: the record has no value in field 'at'")) as rejected:
         split(by_field, bundle([{"at": "2026-01-01T00:00:00Z"}, {"at": None}]))
-    with pytest.raises(RecordError, match=re.escape(
-            "timestamp.field=at: record topic=clicks partition=2 offset=101 holds 'yesterday', which is "
-            "not an ISO 8601 timestamp")):
-        split(by_field, bundle([{"at": "2026-01-01T00:00:00Z"}, {"at": "yesterday"}]))
-    with pytest.raises(RecordError, match=re.escape(
-            "timestamp.field=at: record topic=clicks partition=2 offset=100 has no field 'at'")):
-        split(by_field, bundle([{"other": 1}]))
+    assert rejected.value.offsets == (101,)
+    with pytest.raises(RejectedRecord, match=re.escape(
+            "timestamp.field=at: the field's value is not an ISO 8601 timestamp")) as rejected:
+        split(by_field, bundle([{"at": "2026-01-01T00:00:00Z"}, {"at": "yesterday"}, {"at": "?"}]))
+    assert rejected.value.offsets == (101, 102)
+    with pytest.raises(RejectedRecord, match=re.escape(
+            "timestamp.field=at: the record has no field 'at'")) as rejected:
+        split(by_field, bundle([{"other": 1}, {"other": 2}]))
+    assert rejected.value.offsets == (100, 101)
 
 
 def test_a_record_without_a_timestamp_is_named():
-    with pytest.raises(RecordError, match=re.escape(
-            "record topic=clicks partition=2 offset=101 has no timestamp, and timestamp.extractor=Record "
-            "files records by it")):
+    with pytest.raises(RejectedRecord, match=re.escape(
+            "the record has no timestamp, and timestamp.extractor=Record files records by it")) as e:
         split(partitioner("hourly", timezone="UTC"), bundle([{"n": 1}, {"n": 2}], timestamps=[T0, -1]))
+    assert e.value.offsets == (101,)
 
 
 @pytest.mark.parametrize("name, keys, message", [
@@ -180,11 +182,11 @@ def test_field_partitioner_names_directories_by_field_values():
 
 
 def test_field_partitioner_refuses_other_types_and_missing_values():
-    with pytest.raises(RecordError, match=re.escape(
-            "partition.field.name=score: field 'score' of record topic=clicks partition=2 offset=100 is "
-            "of type double")):
+    with pytest.raises(RejectedRecord, match=re.escape(
+            "partition.field.name=score: field 'score' of the record is of type double")) as e:
         split(FieldPartitioner(["score"]), bundle([{"score": 1.5}]))
-    with pytest.raises(RecordError, match=re.escape(
-            "partition.field.name=region: record topic=clicks partition=2 offset=101 has no value in "
-            "field 'region'")):
+    assert e.value.offsets == (100,)
+    with pytest.raises(RejectedRecord, match=re.escape(
+            "partition.field.name=region: the record has no value in field 'region'")) as e:
         split(FieldPartitioner(["region"]), bundle([{"region": "eu"}, {"region": None}]))
+    assert e.value.offsets == (101,)

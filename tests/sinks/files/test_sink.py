@@ -1,8 +1,16 @@
 import os
 
 from sinks.files.config import CONFIG_DEF, FilesSinkConfig
-from sinks.files.sink import FileWritten, _RemoveStaleFn
+from sinks.base import Mode, WriteContext
+from sinks.files.sink import _RemoveStaleFn, _WriteFileFn
 from transforms.kafka.planning import PartitionPlan
+from transforms.records import WriteResult
+
+BATCH = WriteContext(Mode.BATCH)
+
+
+def _written(topic, partition, path, first, last, records):
+    return WriteResult(topic, partition, first, last, records, (path,), 3)
 
 
 def _config(store):
@@ -22,8 +30,8 @@ def test_stale_files_are_only_those_of_the_run_range_or_past_the_committed_offse
     for offset in (0, 5, 100, 600):
         (part1 / ("t+1+%010d.json" % offset)).write_text("{}\n")
     (part0 / ".t+0+0000000030.json.abc.tmp").write_text("partial")
-    written = [FileWritten("t", 0, str(part0 / "t+0+0000000020.json"), 20, 39, 20, 3),
-               FileWritten("t", 1, str(part1 / "t+1+0000000000.json"), 0, 9, 10, 3)]
+    written = [_written("t", 0, str(part0 / "t+0+0000000020.json"), 20, 39, 20),
+               _written("t", 1, str(part1 / "t+1+0000000000.json"), 0, 9, 10)]
 
     assert list(_RemoveStaleFn(_config(tmp_path), plans).process(written)) == written
 
@@ -43,7 +51,7 @@ def test_stale_objects_are_removed_from_buckets_as_from_directories(bucket):
         bucket.put(part + "t+0+%010d.json" % offset, b"{}\n")
     bucket.put(part + "notes.txt", b"not ours")
     bucket.put("elsewhere/topics/t/partition=0/t+0+0000000025.json", b"{}\n")  # outside the prefix
-    written = [FileWritten("t", 0, bucket.url(part + "t+0+0000000020.json"), 20, 39, 20, 3)]
+    written = [_written("t", 0, bucket.url(part + "t+0+0000000020.json"), 20, 39, 20)]
 
     assert list(_RemoveStaleFn(config, plans).process(written)) == written
 
@@ -57,7 +65,6 @@ def test_a_window_spanning_hours_becomes_one_file_per_hour_named_by_its_first_of
 
     import pyarrow as pa
 
-    from sinks.files.sink import _WriteFileFn
     from transforms.records import ConvertedBundle
 
     hour, t0 = 3_600_000, 1_767_225_600_000
@@ -70,20 +77,19 @@ def test_a_window_spanning_hours_becomes_one_file_per_hour_named_by_its_first_of
     bundle = ConvertedBundle("t", 0, 40, offsets, stamps, pa.array([None] * 5),
                              pa.array([{"o": o} for o in offsets]), [None] * 5)
 
-    written = list(_WriteFileFn(config).process(bundle))
+    [written] = list(_WriteFileFn(config, BATCH).process(bundle))
 
-    # the file ending last comes first, so a streaming run commits the window's end once
-    assert [w.last_offset for w in written] == [45, 44, 42]
-    hours = {w.path[len(str(tmp_path)) + 1:]: (w.first_offset, w.last_offset, w.records) for w in written}
-    assert hours == {
-        "topics/t/year=2026/month=01/day=01/hour=01/t+0+0000000040.json": (40, 42, 2),
-        "topics/t/year=2026/month=01/day=01/hour=00/t+0+0000000041.json": (41, 44, 2),
-        "topics/t/year=2026/month=01/day=01/hour=02/t+0+0000000045.json": (45, 45, 1),
+    # one result for the window, settling it to its end, so a streaming run commits it once
+    assert (written.first_offset, written.last_offset, written.records) == (40, 45, 5)
+    expected = {
+        "topics/t/year=2026/month=01/day=01/hour=01/t+0+0000000040.json": [40, 42],
+        "topics/t/year=2026/month=01/day=01/hour=00/t+0+0000000041.json": [41, 44],
+        "topics/t/year=2026/month=01/day=01/hour=02/t+0+0000000045.json": [45],
     }
-    expected = {40: [40, 42], 41: [41, 44], 45: [45]}
-    for w in written:
-        with open(w.path) as f:
-            assert [json.loads(line)["o"] for line in f] == expected[w.first_offset]
+    assert sorted(p[len(str(tmp_path)) + 1:] for p in written.targets) == sorted(expected)
+    for path in written.targets:
+        with open(path) as f:
+            assert [json.loads(line)["o"] for line in f] == expected[path[len(str(tmp_path)) + 1:]]
 
 
 def test_stale_files_in_time_directories_are_found_by_listing_the_topic(tmp_path):
@@ -98,7 +104,7 @@ def test_stale_files_in_time_directories_are_found_by_listing_the_topic(tmp_path
     for directory, offset in ((day1, 5), (day1, 20), (day2, 25), (day2, 38)):
         (directory / ("t+0+%010d.json" % offset)).write_text("{}\n")
     (day2 / "t+1+0000000030.json").write_text("{}\n")  # another partition, not planned: kept
-    written = [FileWritten("t", 0, str(day1 / "t+0+0000000020.json"), 20, 39, 15, 3)]
+    written = [_written("t", 0, str(day1 / "t+0+0000000020.json"), 20, 39, 15)]
 
     list(_RemoveStaleFn(config, plans).process(written))
 
@@ -124,7 +130,6 @@ def test_keys_and_headers_files_sit_next_to_the_value_file_row_for_row(tmp_path)
     import fastavro
     import pyarrow.parquet as pq
 
-    from sinks.files.sink import _WriteFileFn
 
     config = FilesSinkConfig.from_values(CONFIG_DEF.parse({
         "store.url": str(tmp_path), "format.class": "parquet", "flush.size": "10",
@@ -134,7 +139,7 @@ def test_keys_and_headers_files_sit_next_to_the_value_file_row_for_row(tmp_path)
     bundle = _keyed_bundle(["a", "b", "c"], [[("trace", b"x1")], None, [("h", b"1"), ("h", b"2")]],
                            values=[{"n": 10}, None, {"n": 12}])  # a tombstone in the middle
 
-    written = list(_WriteFileFn(config).process(bundle))
+    written = list(_WriteFileFn(config, BATCH).process(bundle))
 
     part = tmp_path / "topics" / "t" / "partition=0"
     assert sorted(os.listdir(part)) == ["t+0+0000000010.headers.json", "t+0+0000000010.keys.avro",
@@ -154,16 +159,17 @@ def test_a_null_key_with_store_kafka_keys_is_named():
 
     import pytest
 
-    from sinks.files.sink import _WriteFileFn
-    from transforms.errors import RecordError
-
     config = FilesSinkConfig.from_values(CONFIG_DEF.parse({
         "store.url": "/tmp/unused", "format.class": "json", "flush.size": "10",
         "store.kafka.keys": "true"}))
 
-    with pytest.raises(RecordError, match=re.escape(
-            "record topic=t partition=0 offset=11 has a null key and store.kafka.keys=true")):
-        list(_WriteFileFn(config).process(_keyed_bundle(["a", None], [None, None])))
+    [written] = list(_WriteFileFn(config, BATCH).process(_keyed_bundle(["a", None], [None, None])))
+
+    # tolerance none: the record is rejected and nothing of the bundle is written
+    assert written.records == 0 and written.targets == ()
+    [failed] = written.failed
+    assert (failed.offset, failed.stage) == (11, "TASK_PUT")
+    assert failed.reason.startswith("the record has a null key and store.kafka.keys=true")
 
 
 def test_stale_keys_and_headers_files_are_removed_with_their_value_files(tmp_path):

@@ -200,6 +200,7 @@ def test_s3_file_larger_than_part_size_is_uploaded_in_parts(s3_bucket):
 def test_a_failed_write_names_the_file_and_its_records(s3_bucket):
     import pyarrow as pa
     from sinks.files.config import FilesSinkConfig
+    from sinks.base import Mode, WriteContext
     from sinks.files.sink import _WriteFileFn
     from transforms.records import ConvertedBundle
 
@@ -213,7 +214,7 @@ def test_a_failed_write_names_the_file_and_its_records(s3_bucket):
             "could not write s3://no-such-bucket/data/topics/orders/partition=3/orders+3+0000000040.json: "
             "bucket 'no-such-bucket' does not exist (records topic=orders partition=3 offsets 40..41). The "
             "run stopped; the file's offsets are not committed.")):
-        list(_WriteFileFn(config).process(bundle))
+        list(_WriteFileFn(config, WriteContext(Mode.BATCH)).process(bundle))
 
 
 def test_walk_may_start_after_a_path(store):

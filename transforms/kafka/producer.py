@@ -1,0 +1,288 @@
+"""Writing to Kafka: the producer every Kafka-writing part of a connector shares, and its topics.
+
+:func:`make_producer` makes a producer with the settings a sink needs (``acks=all``, idempotence, a
+short linger, Java's partitioner and delivery timeout); :func:`produce_all` produces a batch and returns
+only once every record is acknowledged, turning librdkafka's errors into :class:`RetriableError` or
+:class:`BeamConnectError`; :func:`ensure_topic` creates a topic that is missing, as Kafka Connect does
+for its dead-letter queue.
+
+Callers pass a ready librdkafka config (``bootstrap.servers`` and the security settings). Values of
+keys that may hold a secret (names containing ``password``, ``secret``, ``jaas`` or ``key``) never
+reach a log line or an error message: :func:`redacted` hides them, and librdkafka's own error text and
+log lines (routed to this module's logger) are scrubbed of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Iterable, List, Mapping, NamedTuple, Optional, Tuple
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from common.errors import BeamConnectError, RetriableError
+
+_LOGGER = logging.getLogger(__name__)
+
+#: Settings a producer gets unless the caller's config sets them.
+PRODUCER_DEFAULTS = {
+    "acks": "all",
+    "enable.idempotence": "true",
+    "linger.ms": "5",
+    # Java's delivery.timeout.ms: every record gets a delivery report within two minutes.
+    "delivery.timeout.ms": "120000",
+    # Java's default partitioner (murmur2 of the key), so keys land where Java producers put them.
+    "partitioner": "murmur2_random",
+}
+
+#: Parts of config key names whose values are never logged or shown in errors.
+SECRET_KEY_PARTS = ("password", "secret", "jaas", "key")
+
+_HIDDEN = "[hidden]"
+
+#: librdkafka and broker errors that may pass on a later try (beyond those flagged retriable).
+_RETRIABLE_CODES = frozenset((
+    KafkaError._MSG_TIMED_OUT, KafkaError._TIMED_OUT, KafkaError._TIMED_OUT_QUEUE,
+    KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._RESOLVE,
+    KafkaError._QUEUE_FULL, KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT,
+    KafkaError._UNKNOWN_PARTITION, KafkaError.REQUEST_TIMED_OUT, KafkaError.NOT_ENOUGH_REPLICAS,
+    KafkaError.NOT_ENOUGH_REPLICAS_AFTER_APPEND, KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.NETWORK_EXCEPTION,
+    KafkaError.KAFKA_STORAGE_ERROR, KafkaError.UNKNOWN_TOPIC_OR_PART,
+))
+
+
+class ProducerRecord(NamedTuple):
+    """One record to produce.
+
+    Attributes:
+      key: Key bytes, or None.
+      value: Value bytes, or None (a tombstone).
+      timestamp: Milliseconds since the epoch; None (or a negative value, Kafka's "no timestamp")
+        lets the producer stamp the current time. librdkafka reads 0 as "now" too.
+      headers: ``(name, bytes or None)`` pairs, or None.
+      partition: The target partition; None lets the partitioner choose.
+    """
+
+    key: Optional[bytes]
+    value: Optional[bytes]
+    timestamp: Optional[int] = None
+    headers: Optional[list] = None
+    partition: Optional[int] = None
+
+
+def is_secret(key: str) -> bool:
+    """Whether the value of config key ``key`` may be a secret."""
+    lowered = key.lower()
+    return any(part in lowered for part in SECRET_KEY_PARTS)
+
+
+def redacted(config: Mapping[str, object]) -> dict:
+    """``config`` with the values of secret keys (see :func:`is_secret`) replaced, for logs."""
+    return {k: (_HIDDEN if is_secret(k) else v) for k, v in config.items()}
+
+
+def scrubbed(text: str, config: Mapping[str, object]) -> str:
+    """``text`` (a librdkafka message) with every secret value of ``config`` replaced."""
+    for key, value in config.items():
+        if is_secret(key) and value is not None and str(value):
+            text = text.replace(str(value), _HIDDEN)
+    return text
+
+
+class _ScrubbingLogger:
+    """librdkafka's log lines, on this module's logger, without the secret values of a config."""
+
+    def __init__(self, config: Mapping[str, object]):
+        self._secrets = {k: v for k, v in config.items() if is_secret(k)}
+
+    def log(self, level: int, msg: str, *args) -> None:
+        if _LOGGER.isEnabledFor(level):
+            _LOGGER.log(level, "%s", scrubbed(msg % args if args else msg, self._secrets))
+
+
+def client_settings(config: Mapping[str, object]) -> dict:
+    """``config`` with librdkafka's logs routed through a scrubbing logger (unless it sets one)."""
+    return {"logger": _ScrubbingLogger(config), **config}
+
+
+def make_producer(config: Mapping[str, str]) -> Producer:
+    """A producer with :data:`PRODUCER_DEFAULTS` under the caller's ``config``.
+
+    Args:
+      config: librdkafka settings: ``bootstrap.servers`` and security settings; any producer setting
+        given here wins over the defaults.
+
+    Raises:
+      BeamConnectError: librdkafka rejects the config (the message hides secret values).
+    """
+    settings = {**PRODUCER_DEFAULTS, **config}
+    try:
+        producer = Producer(client_settings(settings))
+    except (KafkaException, ValueError, TypeError) as exc:
+        raise BeamConnectError("could not make a Kafka producer for bootstrap.servers=%s: %s" % (
+            settings.get("bootstrap.servers", "?"), scrubbed(_reason(exc), settings))) from None
+    _LOGGER.debug("made a Kafka producer with %s", redacted(settings))
+    return producer
+
+
+def produce_all(producer: Producer, topic: str, records: Iterable[ProducerRecord], *,
+                timeout: Optional[float] = None,
+                config: Optional[Mapping[str, str]] = None) -> List[Tuple[int, int]]:
+    """Produces ``records`` to ``topic`` and waits until every one is acknowledged.
+
+    Args:
+      producer: A producer from :func:`make_producer`.
+      topic: The target topic.
+      records: What to produce, in order.
+      timeout: Seconds to wait for the acknowledgements; None waits for every delivery report, which
+        librdkafka gives within the producer's ``delivery.timeout.ms``. Records still unacknowledged
+        when a timeout runs out are purged from the producer's queue (in-flight ones may still land).
+      config: The producer's config, only to scrub secret values from error messages.
+
+    Returns:
+      The ``(partition, offset)`` of each record, in the order given.
+
+    Raises:
+      RetriableError: a record was not acknowledged for a reason that may pass (a timeout, a broker
+        away, a leader moving). Some records of the batch may have been written: a retry produces
+        them again.
+      BeamConnectError: a record cannot be written (too large, not authorised, a fatal producer
+        error); the message names the topic and librdkafka's error.
+    """
+    records = list(records)
+    delivered: List[Optional[Tuple[int, int]]] = [None] * len(records)
+    errors: List[KafkaError] = []
+
+    def report(index):
+        def on_delivery(err, msg):
+            if err is not None:
+                errors.append(err)
+            else:
+                delivered[index] = (msg.partition(), msg.offset())
+        return on_delivery
+
+    for index, record in enumerate(records):
+        kwargs = {"key": record.key, "value": record.value, "on_delivery": report(index)}
+        if record.timestamp is not None and record.timestamp > 0:
+            kwargs["timestamp"] = record.timestamp
+        if record.headers:
+            kwargs["headers"] = list(record.headers)
+        if record.partition is not None:
+            kwargs["partition"] = record.partition
+        while True:
+            try:
+                producer.produce(topic, **kwargs)
+                break
+            except BufferError:  # the local queue is full: let deliveries drain it
+                producer.poll(0.05)
+            except KafkaException as exc:  # rejected before sending: drop the rest of the batch
+                producer.purge(in_queue=True, in_flight=False)
+                producer.flush(0)
+                raise _error(exc.args[0], topic, len(records), config) from None
+        producer.poll(0)
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    remaining = producer.flush(_slice(deadline))
+    while remaining and (deadline is None or time.monotonic() < deadline):
+        remaining = producer.flush(_slice(deadline))
+    if remaining:
+        producer.purge(in_queue=True, in_flight=False)
+        producer.flush(0)
+        raise RetriableError("%d of %d records to topic %s were not acknowledged within %gs"
+                             % (remaining, len(records), topic, timeout))
+    if errors:
+        raise _error(errors[0], topic, len(records), config)
+    return delivered  # type: ignore[return-value]
+
+
+def close_producer(producer: Producer, timeout: float = 30.0) -> None:
+    """Waits up to ``timeout`` for outstanding deliveries, purges what is left and closes."""
+    if producer.flush(timeout):
+        producer.purge()
+        producer.flush(0)
+    close = getattr(producer, "close", None)  # confluent-kafka 2.10+
+    if close is not None:
+        close()
+
+
+def ensure_topic(client_config: Mapping[str, str], name: str, partitions: int,
+                 replication_factor: int, *, timeout: float = 30.0) -> bool:
+    """Creates topic ``name`` if it is missing; an existing topic is left as it is.
+
+    As Kafka Connect does for its dead-letter queue, the topics are listed first, so that a principal
+    that may write to the topic but not create topics works when the topic exists.
+
+    Args:
+      client_config: librdkafka connection and security settings.
+      name: The topic.
+      partitions: Partitions of a new topic.
+      replication_factor: Its replication factor (-1: the broker's ``default.replication.factor``).
+      timeout: Seconds to wait for each broker request.
+
+    Returns:
+      Whether the topic was created.
+
+    Raises:
+      RetriableError: the brokers could not be reached within ``timeout``.
+      BeamConnectError: the topic cannot be created (or the topics listed); the message names the
+        topic, the replication factor and the broker's reason.
+    """
+    servers = client_config.get("bootstrap.servers", "?")
+    try:
+        admin = AdminClient(client_settings(client_config))
+        topics = admin.list_topics(timeout=timeout).topics
+    except (KafkaException, ValueError, TypeError) as exc:
+        error = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+        kind = (RetriableError if isinstance(error, KafkaError) and _retriable(error)
+                else BeamConnectError)
+        raise kind("could not list the topics on bootstrap.servers=%s to find topic %s: %s"
+                   % (servers, name, scrubbed(_reason(exc), client_config))) from None
+    existing = topics.get(name)
+    if existing is not None and existing.error is None:
+        return False
+    future = admin.create_topics([NewTopic(name, partitions, replication_factor)],
+                                 request_timeout=timeout, operation_timeout=timeout)[name]
+    try:
+        future.result()
+    except KafkaException as exc:
+        error = exc.args[0]
+        if isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+            return False  # made by another worker meanwhile
+        raise BeamConnectError(
+            "could not create topic %s (partitions=%d, replication.factor=%d) on bootstrap.servers=%s: %s"
+            % (name, partitions, replication_factor, servers,
+               scrubbed(_reason(exc), client_config))) from None
+    _LOGGER.info("created topic %s (partitions=%d, replication.factor=%d)", name, partitions,
+                 replication_factor)
+    return True
+
+
+def _retriable(error: KafkaError) -> bool:
+    if error.fatal():
+        return False
+    return error.retriable() or error.code() in _RETRIABLE_CODES
+
+
+def _error(error: KafkaError, topic: str, count: int,
+           config: Optional[Mapping[str, str]]) -> BeamConnectError:
+    reason = scrubbed("%s (%s)" % (error.str(), error.name()), config or {})
+    if _retriable(error):
+        return RetriableError("producing %d records to topic %s failed: %s" % (count, topic, reason))
+    if error.fatal():
+        reason += "; the producer cannot produce again"
+    return BeamConnectError("producing %d records to topic %s failed: %s" % (count, topic, reason))
+
+
+def _reason(exc) -> str:
+    error = exc.args[0] if isinstance(exc, KafkaException) and exc.args else exc
+    if isinstance(error, KafkaError):
+        return error.str()
+    return str(error)
+
+
+def _slice(deadline: Optional[float]) -> float:
+    if deadline is None:
+        return 1.0
+    return max(0.0, min(1.0, deadline - time.monotonic()))
