@@ -38,6 +38,7 @@ DATE = "org.apache.kafka.connect.data.Date"
 TIME = "org.apache.kafka.connect.data.Time"
 TIMESTAMP = "org.apache.kafka.connect.data.Timestamp"
 
+_OURS = (NAME, VERSION, DOC, PARAMETERS, DEFAULT)
 _EPOCH = datetime.date(1970, 1, 1)
 _MISSING = object()
 
@@ -101,7 +102,9 @@ def with_info(field: pa.Field, **changes: Any) -> pa.Field:
     current.update(changes)
     if current["default"] is None:
         current["default"] = _MISSING
-    return connect_field(field.name, field.type, field.nullable, **current)
+    made = connect_field(field.name, field.type, field.nullable, **current)
+    others = {k: v for k, v in (field.metadata or {}).items() if k not in _OURS}
+    return made.with_metadata({**others, **(made.metadata or {})}) if others else made
 
 
 def encode_default(value: Any, arrow_type: pa.DataType) -> bytes:
