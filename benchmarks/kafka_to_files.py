@@ -4,8 +4,10 @@ Produces N (default 1,000,000) ~200-byte JSON records into a 4-partition topic, 
 times as whole processes:
   (a) a bare confluent-kafka consumer reading every record (``consume(10000)`` loop): the ceiling;
   (b) ``python -m pipelines run`` writing them as Parquet on DirectRunner;
-  (c) with --prism, the same run on Beam's Prism runner (it rewrites the same files).
-Prints the rates in records/s, the ratios to (a), and peak memory.
+  (c) with --prism, the same run on Beam's Prism runner (it rewrites the same files);
+  (d) the same run as (b) with a chain of three single-message transforms (ReplaceField dropping two
+      fields, InsertField adding the topic and offset, Cast of two fields), as another connector.
+Prints the rates in records/s, the ratios to (a), how far (d) stays from (b), and peak memory.
 
     .venv/bin/python benchmarks/kafka_to_files.py [--records N] [--bootstrap-servers HOST:PORT]
 
@@ -103,6 +105,29 @@ def _check_written(out: str, expected: int) -> None:
         raise SystemExit("beamconnect wrote %d records, expected %d" % (written, expected))
 
 
+SMT_CHAIN = """transforms=drop,add,cast
+transforms.drop.type=org.apache.kafka.connect.transforms.ReplaceField$Value
+transforms.drop.exclude=payload,tags
+transforms.add.type=org.apache.kafka.connect.transforms.InsertField$Value
+transforms.add.topic.field=source_topic
+transforms.add.offset.field=source_offset
+transforms.cast.type=org.apache.kafka.connect.transforms.Cast$Value
+transforms.cast.spec=amount:float32,id:int32
+"""
+
+
+def _config(store: str, name: str, topic: str, out: str, flush_size: int, extra: str = "") -> str:
+    """Writes a files connector's properties (schemaless JSON to Parquet); returns the path."""
+    path = os.path.join(store, name + ".properties")
+    with open(path, "w") as f:
+        f.write("name=%s\nconnector.class=files\ntopics=%s\n"
+                "key.converter=org.apache.kafka.connect.converters.ByteArrayConverter\n"
+                "value.converter=org.apache.kafka.connect.json.JsonConverter\n"
+                "value.converter.schemas.enable=false\nstore.url=%s\nformat.class=parquet\n"
+                "flush.size=%d\n%s" % (name, topic, os.path.join(store, out), flush_size, extra))
+    return path
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=int, default=1_000_000)
@@ -131,16 +156,15 @@ def main() -> int:
             raise SystemExit("bare consumer read %s records, expected %d" % (out.strip(), args.records))
 
         with tempfile.TemporaryDirectory() as store:
-            config = os.path.join(store, "bench.properties")
-            with open(config, "w") as f:
-                f.write("name=bench-%s\nconnector.class=files\ntopics=%s\n"
-                        "key.converter=org.apache.kafka.connect.converters.ByteArrayConverter\n"
-                        "value.converter=org.apache.kafka.connect.json.JsonConverter\n"
-                        "value.converter.schemas.enable=false\nstore.url=%s\nformat.class=parquet\n"
-                        "flush.size=%d\n" % (topic, topic, os.path.join(store, "out"), args.flush_size))
+            config = _config(store, "bench-" + topic, topic, "out", args.flush_size)
             run_wall, run_mem, _ = timed([sys.executable, "-m", "pipelines", "run", config,
                                           "--bootstrap-servers", servers], env)
             _check_written(os.path.join(store, "out"), args.records)
+            smt_config = _config(store, "bench-smt-" + topic, topic, "out-smt", args.flush_size,
+                                 SMT_CHAIN)
+            smt_wall, smt_mem, _ = timed([sys.executable, "-m", "pipelines", "run", smt_config,
+                                          "--bootstrap-servers", servers], env)
+            _check_written(os.path.join(store, "out-smt"), args.records)
             if args.prism:
                 from pipelines.dev_prism import ensure_prism, prism_args
                 prism_wall, prism_mem, _ = timed(
@@ -155,6 +179,10 @@ def main() -> int:
         print("(b) beamconnect -> parquet: %8.0f records/s  (%.2fs, peak %.0f MiB)"
               % (run_rate, run_wall, run_mem))
         print("ratio b/a: %.2f" % (run_rate / bare_rate))
+        smt_rate = args.records / smt_wall
+        print("(d) with 3 SMTs -> parquet: %8.0f records/s  (%.2fs, peak %.0f MiB)  d/a: %.2f"
+              % (smt_rate, smt_wall, smt_mem, smt_rate / bare_rate))
+        print("SMT chain: d/a is %.0f%% of b/a" % (100.0 * smt_rate / run_rate))
         if args.prism:
             prism_rate = args.records / prism_wall
             print("(c) same on Prism:          %8.0f records/s  (%.2fs, peak %.0f MiB)  c/a: %.2f"

@@ -100,3 +100,20 @@ def test_gcs_sink_example():
     assert type(config.sink_config.format) is JsonLinesFormat
     assert config.sink_config.flush_size == 5000
     assert config.value_converter.schemas_enable is False
+
+
+def test_the_transforms_and_dead_letters_example_builds_its_chain():
+    config = parse_template("files-transforms-dlq.properties")
+
+    assert [step.transformation.alias for step in config.transforms.steps] == [
+        "dropTombstones", "mask", "stamp", "cast", "route"]
+    assert config.transforms.steps[0].predicate is not None
+    assert config.errors.tolerance == "all" and config.errors.retry_timeout_ms == 60000
+    assert config.dead_letters.description == "topic orders-dlq"
+
+
+def test_the_dead_letter_store_example():
+    config = parse_template("files-dlq-store.json")
+
+    assert config.errors.tolerance == "all"
+    assert config.dead_letters is not None and config.transforms

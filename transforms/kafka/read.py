@@ -170,7 +170,7 @@ class _ReadPartitionFn(beam.DoFn):
                     yield buf.take()
                 start = cut  # < len(offsets), since offsets[-1] >= window_end
                 window_end = rng.next_boundary(offsets[start] + 1)
-                buf.window_start = window_end - rng.window
+                buf.window_start = window_end - rng.flush_size
             buf.add(messages[start:], offsets[start:])
             progress.report(topic, partition, position, len(offsets))
         self._claim_rest(tracker)

@@ -1,7 +1,7 @@
 """The restriction of the Kafka read: an offset range of one topic-partition, split only on window edges.
 
 File names depend on which records share a window, so a window must be read whole by one worker: the
-tracker rounds every split point up to the next window boundary. Windows are ``window`` offsets wide and
+tracker rounds every split point up to the next window boundary. Windows are ``flush_size`` offsets wide and
 aligned to ``origin``, the planned start offset of the partition in this run, so the same plan gives the
 same windows however the runner splits, checkpoints or rebalances the read.
 """
@@ -21,11 +21,11 @@ class PartitionRange:
     start: int
     stop: int
     origin: int
-    window: int
+    flush_size: int
 
     def __post_init__(self):
-        if self.window < 1:
-            raise ValueError("window must be at least 1, got %r" % self.window)
+        if self.flush_size < 1:
+            raise ValueError("flush_size must be at least 1, got %r" % self.flush_size)
         if not self.origin <= self.start <= self.stop:
             raise ValueError("need origin <= start <= stop, got %r" % (self,))
 
@@ -34,12 +34,12 @@ class PartitionRange:
 
     def window_start(self, offset: int) -> int:
         """First offset of the window holding ``offset``."""
-        return offset - (offset - self.origin) % self.window
+        return offset - (offset - self.origin) % self.flush_size
 
     def next_boundary(self, offset: int) -> int:
         """The smallest window boundary that is >= ``offset``."""
         start = self.window_start(offset)
-        return start if start == offset else start + self.window
+        return start if start == offset else start + self.flush_size
 
     def split_at(self, offset: int) -> tuple["PartitionRange", "PartitionRange"]:
         return (dataclasses.replace(self, stop=offset), dataclasses.replace(self, start=offset))

@@ -55,7 +55,7 @@ class UnboundedPartitionTracker(PartitionRangeTracker):
         if cur >= self._range.stop:
             return None
         primary = dataclasses.replace(self._range, stop=cur, origin=min(self._range.origin, cur))
-        residual = PartitionRange(cur, self._range.stop, cur, self._range.window)
+        residual = PartitionRange(cur, self._range.stop, cur, self._range.flush_size)
         self._range = primary
         return primary, residual
 

@@ -4,7 +4,7 @@ from transforms.kafka.restriction import PartitionRange, PartitionRangeTracker
 
 
 def test_window_boundaries_are_aligned_to_the_origin():
-    r = PartitionRange(start=100, stop=1000, origin=100, window=50)
+    r = PartitionRange(start=100, stop=1000, origin=100, flush_size=50)
     assert r.window_start(100) == 100
     assert r.window_start(149) == 100
     assert r.window_start(150) == 150
