@@ -660,3 +660,31 @@ def test_schema_cache_is_bounded():
         schema = {"type": "bytes", "name": DECIMAL, "parameters": {"scale": str(width)}}
         converter.convert([envelope(schema, decimal_bytes(width))])
     assert len(converter._schemas) == 2
+
+
+def test_json_with_schemas_reports_the_connect_schema_as_an_arrow_field():
+    from transforms.schema import schema_info
+
+    schema = {"type": "struct", "name": "com.example.Order", "version": 3, "doc": "an order",
+              "optional": False, "fields": [
+                  {"field": "id", "type": "int32"},
+                  {"field": "note", "type": "string", "optional": True, "default": "none"}]}
+    data = [json.dumps({"schema": schema, "payload": {"id": i, "note": None}}).encode() for i in range(2)]
+
+    conversion = make_converter("value.converter", "JsonConverter", {}).convert(data)
+
+    field = conversion.schema
+    assert field.type == conversion.values.type and field.nullable is False
+    info = schema_info(field)
+    assert (info.name, info.version, info.doc) == ("com.example.Order", 3, "an order")
+    note = schema_info(field.type.field("note"))
+    assert note.has_default and note.default == "none"
+
+
+def test_schemaless_json_has_no_schema_and_string_and_bytes_have_theirs():
+    import pyarrow as pa
+
+    assert make_converter("value.converter", "JsonConverter",
+                          {"schemas.enable": "false"}).convert([b'{"a": 1}']).schema is None
+    assert make_converter("value.converter", "StringConverter", {}).schema.type == pa.string()
+    assert make_converter("value.converter", "ByteArrayConverter", {}).schema.type == pa.binary()
