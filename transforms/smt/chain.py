@@ -21,7 +21,6 @@ import pyarrow as pa
 from common.errors import DataError
 from transforms.converters.unify import TypeConflict, unify_types
 from transforms.records import ConvertedBundle
-from transforms.schema import connect_field
 from transforms.smt.base import Predicate, Transformation, Transformed
 
 
@@ -103,7 +102,8 @@ def _apply_step(step: Step, bundle: ConvertedBundle) -> _StepResult:
         survivors = [by_offset[o] for o in out.offsets]
     if selected is None:
         return _StepResult(out, survivors if out is not None else [], failures, result.dropped)
-    untouched = [i for i in range(len(bundle)) if i not in set(selected)]
+    chosen = set(selected)
+    untouched = [i for i in range(len(bundle)) if i not in chosen]
     parts = [(bundle.take(untouched), untouched)] if untouched else []
     if out is not None:
         parts.append((out, survivors))
@@ -132,13 +132,14 @@ def _merge(parts: list) -> tuple:
             return a, a_rows, tuple(conflicts)
         columns[column] = (_cast(left, unified), _cast(right, unified))
         columns[schema] = _merged_schema(getattr(a, schema), getattr(b, schema), unified)
-    order = sorted(range(len(a_rows) + len(b_rows)),
-                   key=lambda i: a_rows[i] if i < len(a_rows) else b_rows[i - len(a_rows)])
+    rows = a_rows + b_rows
+    order = sorted(range(len(rows)), key=rows.__getitem__)
     positions = pa.array(order, pa.int64())
-    kept = [(a_rows + b_rows)[i] for i in order]
+    kept = [rows[i] for i in order]
 
     def interleave(x, y):
-        return [(x + y)[i] for i in order]
+        joined = x + y
+        return [joined[i] for i in order]
 
     merged = dataclasses.replace(
         a,
@@ -168,7 +169,22 @@ def _merged_schema(left: Optional[pa.Field], right: Optional[pa.Field],
     if left is None and right is None:
         return None
     base = right if right is not None else left
-    if base.type == arrow_type and (left is None or right is None or left.nullable == right.nullable):
-        return base.with_type(arrow_type)
     nullable = (left is None or left.nullable) or (right is None or right.nullable)
-    return connect_field(base.name, arrow_type, nullable)
+    if base.type == arrow_type and base.nullable == nullable:
+        return base
+    sources = [f.type for f in (right, left) if f is not None]
+    return pa.field(base.name, _annotated(arrow_type, sources), nullable, metadata=base.metadata)
+
+
+def _annotated(arrow_type: pa.DataType, sources: list) -> pa.DataType:
+    """``arrow_type`` with each struct field's Connect metadata from the first source having it."""
+    if not pa.types.is_struct(arrow_type):
+        return arrow_type
+    fields = []
+    for field in arrow_type:
+        same = [s.field(field.name) for s in sources
+                if pa.types.is_struct(s) and s.get_field_index(field.name) >= 0]
+        metadata = next((f.metadata for f in same if f.metadata), None)
+        fields.append(pa.field(field.name, _annotated(field.type, [f.type for f in same]),
+                               field.nullable, metadata=metadata))
+    return pa.struct(fields)
