@@ -39,7 +39,7 @@ class Built:
 LOCAL_RUNNERS = ("DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner", "PrismRunner")
 
 
-def reads_in_oneprocess_bundles(pipeline: beam.Pipeline) -> bool:
+def reads_in_one_process(pipeline: beam.Pipeline) -> bool:
     runner = pipeline.options.get_all_options().get("runner") or "DirectRunner"
     return runner.split(".")[-1] in LOCAL_RUNNERS
 
@@ -83,7 +83,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: ConnectorConfig,
     """Adds a bounded run's steps to ``pipeline`` for the planned partitions."""
     bundling = config.sink.bundling(config.sink_config)
     bundles = pipeline | "ReadFromKafka" >> ReadFromKafka(
-        plans, config.consumer_config, bundling.flush_size, read_ahead=reads_in_oneprocess_bundles(pipeline))
+        plans, config.consumer_config, bundling.flush_size, read_ahead=reads_in_one_process(pipeline))
     written = process_bundles(config, bundles, Mode.BATCH, plans)
     committed = None
     if not config.sink.commits_offsets:

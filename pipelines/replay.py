@@ -72,7 +72,7 @@ def replay_from_topic(config: ConnectorConfig, topic: str, options: RunOptions,
                                                      or ["--runner", "DirectRunner"]))
     bundling = config.sink.bundling(config.sink_config)
     letters = pipeline | "ReadDeadLetters" >> ReadFromKafka(
-        plans, consumer, bundling.flush_size, read_ahead=reads_in_oneprocess_bundles(pipeline))
+        plans, consumer, bundling.flush_size, read_ahead=reads_in_one_process(pipeline))
     originals = letters | "RestoreOriginals" >> beam.ParDo(_RestoreFn()).with_output_types(KafkaBundle)
     written = process_bundles(config, originals, Mode.REPLAY, plans)
     _ = written | "CommitOffsets" >> CommitOffsets(consumer, plans)

@@ -283,9 +283,13 @@ class _BundleCoder(coders.Coder):
     """
 
     def _create_impl(self):
-        return coder_impl.CallbackCoderImpl(
-            lambda bundle: pickle.dumps(bundle, pickle.HIGHEST_PROTOCOL), pickle.loads,
-            size_estimator=_estimated_size)
+        return coder_impl.CallbackCoderImpl(self.encode, self.decode, size_estimator=_estimated_size)
+
+    def encode(self, bundle) -> bytes:
+        return pickle.dumps(bundle, pickle.HIGHEST_PROTOCOL)
+
+    def decode(self, data: bytes):
+        return pickle.loads(data)
 
     def is_deterministic(self) -> bool:
         return False

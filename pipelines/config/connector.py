@@ -115,14 +115,12 @@ class ConnectorConfig:
 
     @property
     def key_converter_class(self) -> str:
-        return self.key_converter_name or type(self.key_converter).__name__
+        """Kafka's class name of the key converter (as dead letters name it)."""
+        return self.key_converter.java_class or type(self.key_converter).__name__
 
     @property
     def value_converter_class(self) -> str:
-        return self.value_converter_name or type(self.value_converter).__name__
-
-    key_converter_name: str = ""
-    value_converter_name: str = ""
+        return self.value_converter.java_class or type(self.value_converter).__name__
 
     @property
     def group_id(self) -> str:
@@ -181,8 +179,6 @@ def parse_connector_config(raw: Mapping[str, str], *,
         errors=policy,
         dead_letters=dead_letters,
         warnings=warnings + tuple(consumer_warnings) + tuple(producer_warnings),
-        key_converter_name=common["key.converter"],
-        value_converter_name=common["value.converter"],
     )
 
 

@@ -48,6 +48,9 @@ class Converter(abc.ABC):
       ConfigError: A sub-key is unknown or has a bad value.
     """
 
+    #: Kafka's class name of this converter, as dead letters name the class that failed a record.
+    java_class: ClassVar[str] = ""
+
     #: The sub-keys (without the ``key.converter.`` / ``value.converter.`` prefix) this converter takes.
     config_def: ClassVar[ConfigDef] = ConfigDef()
 

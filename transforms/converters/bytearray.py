@@ -13,6 +13,8 @@ from transforms.schema import connect_field
 class ByteArrayConverter(Converter):
     """Keeps each key or value as ``binary``; it never fails and takes no sub-keys."""
 
+    java_class = "org.apache.kafka.connect.converters.ByteArrayConverter"
+
     schema = connect_field("value", pa.binary(), True)
 
     def convert(self, data: Sequence[Optional[bytes]]) -> Conversion:

@@ -48,6 +48,8 @@ class JsonConverter(Converter):
         ``true``).
     """
 
+    java_class = "org.apache.kafka.connect.json.JsonConverter"
+
     config_def = ConfigDef([
         ConfigKey("schemas.enable", "boolean", True),
         ConfigKey("schemas.cache.size", "int", 1000, min=0),

@@ -25,6 +25,8 @@ class StringConverter(Converter):
     decoded record by record to find it.
     """
 
+    java_class = "org.apache.kafka.connect.storage.StringConverter"
+
     config_def = ConfigDef([ConfigKey("converter.encoding", "string", "UTF-8")])
     schema = connect_field("value", pa.string(), True)
 

@@ -58,6 +58,13 @@ def _type(raw: Mapping[str, str], key: str, registry: Mapping, what: str):
     return name, registry[name]
 
 
+def _class_name(name: str, registry: Mapping) -> str:
+    """Kafka's full class name for a type written short (``Cast$Value``), as dead letters name it."""
+    if "." in name:
+        return name
+    return next((n for n, entry in registry.items() if "." in n and entry == registry[name]), name)
+
+
 def parse_chain(raw: Mapping[str, str]) -> TransformChain:
     """The transform chain of a raw connector config; empty without ``transforms``.
 
@@ -91,6 +98,6 @@ def parse_chain(raw: Mapping[str, str]) -> TransformChain:
         if negate and predicate is None:
             raise ConfigError("%snegate=true needs %spredicate" % (prefix, prefix))
         transformation = cls(alias, {k: v for k, v in props.items() if k not in _RESERVED}, side)
-        transformation.type_name = type_name
+        transformation.type_name = _class_name(type_name, TRANSFORMATIONS)
         steps.append(Step(transformation, predicate, negate))
     return TransformChain(steps)
