@@ -69,6 +69,13 @@ class Sink(abc.ABC):
         """Fails with a BeamConnectError when the external system cannot be used (a missing bucket or
         database, refused credentials); run before any record is read."""
 
+    def stored_offsets(self, config: Any, partitions: Sequence[tuple]) -> Mapping[tuple, int]:
+        """For a sink that commits its own offsets: the next offset to read of each (topic,
+        partition) as its own store has it (an offsets table, a transaction's offsets); partitions it
+        has none for are left out, and start from the group's committed offset or
+        ``auto.offset.reset``."""
+        return {}
+
     @abc.abstractmethod
     def bundling(self, config: Any) -> Bundling:
         """How the source should cut partitions into bundles for this sink."""

@@ -95,14 +95,22 @@ class Planner:
 
     def plan(self, topics: Mapping[str, int], *, start: StartPolicy = "committed",
              until: Optional[datetime.datetime] = None, reset: str = "earliest",
-             max_records: Optional[int] = None) -> list:
-        """Plans every partition of ``topics`` (topic -> partition count)."""
+             max_records: Optional[int] = None,
+             stored: Optional[Callable[[list], Mapping[tuple, int]]] = None) -> list:
+        """Plans every partition of ``topics`` (topic -> partition count).
+
+        ``stored``, for a sink that commits its own offsets, gives the next offset of each (topic,
+        partition) as the sink's own store has it; those win over the group's committed offsets (the
+        group's are only updated after the sink's, for lag tools).
+        """
         tps = [(t, p) for t, count in topics.items() for p in range(count)]
         if not tps:
             return []
         earliest = self._offsets(tps, OffsetSpec.earliest())
         latest = self._offsets(tps, OffsetSpec.latest())
         committed = self._committed(tps)
+        if stored is not None:
+            committed.update(stored(tps))
         end = dict(latest)
         if until is not None:
             at = self._offsets(tps, OffsetSpec.for_timestamp(_millis(until)))
