@@ -171,15 +171,6 @@ def test_a_killed_run_with_dead_letters_reruns_without_duplicates_in_the_sink(ka
     assert seen == expected
 
 
-@pytest.fixture
-def spawned():
-    procs = []
-    yield procs
-    for proc in procs:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
 
 def test_streaming_goes_on_past_poison_records_with_tolerance_all(kafka, tmp_path, spawned):
     topic = kafka.topic(partitions=1)

@@ -76,16 +76,6 @@ def _produce_at(kafka, topic, partition, items):
     producer.flush(30)
 
 
-@pytest.fixture
-def spawned():
-    """Streaming runs started by a test; any still running when it ends (a failed assertion) is killed."""
-    procs = []
-    yield procs
-    for proc in procs:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)  # its Prism job server too
-            proc.wait()
-
 
 def _streaming(kafka, config, runner_args, spawned):
     spawned.append(start_cli("run", config, "--bootstrap-servers", kafka.servers, "--mode", "streaming",

@@ -14,7 +14,7 @@ Values cast as Java casts them in Connect's Cast, column at a time:
 - to ``string``: floating point as ``Double.toString`` (``1.0``, ``1.0E10``), bytes as base64, a
   Decimal as ``BigDecimal.toString``, Date, Time and Timestamp as ``Values.dateFormatFor`` picks by the
   instant (``HH:mm:ss.SSS'Z'`` within the first day of 1970, ``yyyy-MM-dd`` at midnight, else
-  ``yyyy-MM-dd'T'HH:mm:ss.SSS'Z'``), in UTC;
+  ``yyyy-MM-dd'T'HH:mm:ss.SSS'Z'``), in UTC (the text is :mod:`transforms.smt.javatext`'s);
 - Date, Time and Timestamp to numbers as days, milliseconds of the day and epoch milliseconds.
 
 As in Connect, structs, maps and arrays cannot be cast (``Cast transformation does not support casting
@@ -26,7 +26,7 @@ value keeps its schema's name, version and doc (a logical type's name is dropped
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import numpy as np
 import pyarrow as pa
@@ -36,11 +36,15 @@ from common.configdef import NO_DEFAULT, ConfigDef, ConfigKey
 from common.errors import ConfigError, DataError
 from transforms.records import ConvertedBundle
 from transforms.schema import DATE, DECIMAL, TIME, TIMESTAMP, connect_field, schema_info
-from transforms.smt.base import FieldTransformation, fail, names
-from transforms.smt.dateformat import MILLIS_PER_DAY, DateFormat, as_timestamps
+from transforms.smt.base import FieldTransformation, names
+from transforms.smt.columns import (
+    REPLACE_NULL_WITH_DEFAULT, RowErrors, connect_type, java_class, non_null, rebuild_struct,
+    require_objects, struct_children)
+from transforms.smt.dateformat import as_timestamps
+from transforms.smt.javatext import (
+    base64_strings, date_strings, java_float_strings, parse_floats, parse_integers)
 
 SPEC = "spec"
-REPLACE_NULL_WITH_DEFAULT = "replace.null.with.default"
 
 TARGET_TYPES = {"INT8": pa.int8(), "INT16": pa.int16(), "INT32": pa.int32(), "INT64": pa.int64(),
                 "FLOAT32": pa.float32(), "FLOAT64": pa.float64(), "BOOLEAN": pa.bool_(),
@@ -48,6 +52,7 @@ TARGET_TYPES = {"INT8": pa.int8(), "INT16": pa.int16(), "INT32": pa.int32(), "IN
 CONNECT_TYPES = ("INT8", "INT16", "INT32", "INT64", "FLOAT32", "FLOAT64", "BOOLEAN", "STRING",
                  "BYTES", "ARRAY", "MAP", "STRUCT")
 _INPUT_TYPES = CONNECT_TYPES[:9]
+_INTEGERS = CONNECT_TYPES[:4]
 _LOGICAL_NAMES = (DECIMAL, DATE, TIME, TIMESTAMP)
 
 _UNSUPPORTED_FROM = ("Cast transformation does not support casting from %%s; supported types are [%s]"
@@ -59,121 +64,7 @@ _NOT_CONNECT_DATA = ("Cast transformation was passed a value of type class %s wh
                      "by Connect's data API")
 _PURPOSE = "cast types"
 
-_INT_RANGES = {"INT8": (-(1 << 7), (1 << 7) - 1), "INT16": (-(1 << 15), (1 << 15) - 1),
-               "INT32": (-(1 << 31), (1 << 31) - 1), "INT64": (-(1 << 63), (1 << 63) - 1)}
 _NUMPY_INTS = {"INT8": np.int8, "INT16": np.int16, "INT32": np.int32}
-_JAVA_WHITESPACE = "".join(chr(c) for c in range(33))  # what String.trim() removes
-_JAVA_DECIMAL = r"^[+-]?(?:NaN|Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[fFdD]?)$"
-_JAVA_HEX = r"^[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)[pP][+-]?[0-9]+[fFdD]?$"
-_BASE64 = np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", np.uint8)
-
-_ISO_TIME = DateFormat("HH:mm:ss.SSS'Z'")
-_ISO_DATE = DateFormat("yyyy-MM-dd")
-_ISO_TIMESTAMP = DateFormat("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'")
-
-
-# ------------------------------------------------------------------------ Connect's view of a type
-
-
-def connect_type(arrow_type: pa.DataType) -> str:
-    """The Connect schema type (``INT32``, ``STRUCT``, ...) an Arrow type stands for; logical types
-    give their base type (Date ``INT32``, Decimal ``BYTES``)."""
-    t = arrow_type
-    for name, target in TARGET_TYPES.items():
-        if t == target:
-            return name
-    if pa.types.is_large_string(t):
-        return "STRING"
-    if pa.types.is_date32(t) or pa.types.is_time32(t):
-        return "INT32"
-    if pa.types.is_timestamp(t):
-        return "INT64"
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_decimal(t):
-        return "BYTES"
-    if pa.types.is_map(t):
-        return "MAP"
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        return "ARRAY"
-    if pa.types.is_struct(t):
-        return "STRUCT"
-    return str(t).upper()
-
-
-def java_class(arrow_type: pa.DataType, schemaless: bool = True) -> str:
-    """The Java class of a Connect value of this type, as Connect's error messages name it."""
-    t = arrow_type
-    if pa.types.is_decimal(t):
-        return "java.math.BigDecimal"
-    if pa.types.is_temporal(t):
-        return "java.util.Date"
-    if pa.types.is_struct(t):
-        return "java.util.HashMap" if schemaless else "org.apache.kafka.connect.data.Struct"
-    return {"INT8": "java.lang.Byte", "INT16": "java.lang.Short", "INT32": "java.lang.Integer",
-            "INT64": "java.lang.Long", "FLOAT32": "java.lang.Float", "FLOAT64": "java.lang.Double",
-            "BOOLEAN": "java.lang.Boolean", "STRING": "java.lang.String", "BYTES": "[B",
-            "ARRAY": "java.util.ArrayList", "MAP": "java.util.HashMap"}.get(connect_type(t), str(t))
-
-
-def struct_children(array: pa.StructArray, schema: pa.Field,
-                    replace_null_with_default: bool) -> list:
-    """The fields of a struct column, null where the struct is; a null field takes its default in
-    ``schema`` when ``replace_null_with_default`` is set (Connect's ``Struct.get``)."""
-    children = array.flatten()
-    if not replace_null_with_default:
-        return children
-    for i, field in enumerate(schema.type):
-        info = schema_info(field)
-        if info.default is not None and children[i].null_count:
-            children[i] = pc.fill_null(children[i], pa.scalar(info.default, field.type))
-    return children
-
-
-def rebuild_struct(like: pa.StructArray, children: list, fields: list) -> pa.StructArray:
-    """A struct column of ``children`` typed by ``fields``, null where ``like`` is."""
-    mask = like.is_null() if like.null_count else None
-    return pa.StructArray.from_arrays(children, fields=fields, mask=mask)
-
-
-class RowErrors:
-    """Per-record failures of one column: the first error of each row wins. An error is a message
-    (reported as Connect's DataException) or a DataError."""
-
-    def __init__(self, n: int):
-        self.n = n
-        self.messages: dict = {}
-
-    def __bool__(self) -> bool:
-        return bool(self.messages)
-
-    def add(self, rows, message: str | DataError | Callable[[int], str]) -> None:
-        """Fails ``rows`` (indices, or a boolean mask) with ``message`` (or ``message(row)``)."""
-        rows = np.asarray(rows)
-        if rows.dtype == bool:
-            rows = np.flatnonzero(rows)
-        for row in rows.tolist():
-            if row not in self.messages:
-                self.messages[row] = message(row) if callable(message) else message
-
-    def add_all(self, other: dict) -> None:
-        for row, message in other.items():
-            self.messages.setdefault(row, message)
-
-    def failures(self) -> list:
-        return [(row, error if isinstance(error, DataError) else fail(error))
-                for row, error in sorted(self.messages.items())]
-
-    def keep(self, array: pa.Array) -> pa.Array:
-        """``array`` without the failed rows."""
-        if not self.messages:
-            return array
-        mask = np.ones(self.n, bool)
-        mask[list(self.messages)] = False
-        return array.filter(pa.array(mask))
-
-
-def non_null(array: pa.Array) -> np.ndarray:
-    """Where ``array`` is not null, as a NumPy mask."""
-    return np.asarray(array.is_valid())
 
 
 # ------------------------------------------------------------------------------- casting a column
@@ -205,13 +96,13 @@ def cast_values(values: pa.Array, target: str, schemaless: bool = False) -> tupl
     errors: dict = {}
     if pa.types.is_temporal(t):
         if target == "STRING":
-            return _date_strings(values), errors
+            return date_strings(values), errors
         values = (values.cast(pa.int32()) if not pa.types.is_timestamp(t)
                   else as_timestamps(values).cast(pa.int64()))
         t = values.type
     if source == "BYTES" and not pa.types.is_decimal(t):
         if target == "STRING":
-            return _base64(values), errors
+            return base64_strings(values), errors
         return _failed(values, arrow_target, "Unexpected type in Cast transformation: class [B")
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         return _from_strings(values.cast(pa.string()), target, errors), errors
@@ -225,7 +116,7 @@ def cast_values(values: pa.Array, target: str, schemaless: bool = False) -> tupl
         if pa.types.is_decimal(t):
             values = values.cast(pa.int64(), safe=False)
         return values if pa.types.is_boolean(t) else pc.not_equal(values, 0), errors
-    if pa.types.is_floating(t) and target in _INT_RANGES:
+    if pa.types.is_floating(t) and target in _INTEGERS:
         return _float_to_int(values, target), errors
     return values.cast(arrow_target, safe=False), errors
 
@@ -254,143 +145,11 @@ def _from_strings(values: pa.Array, target: str, errors: dict) -> pa.Array:
         return values
     if target == "BOOLEAN":
         return pc.equal(pc.utf8_lower(values), "true")  # Boolean.parseBoolean
-
-    def out_of_range(row: int) -> str:
-        return _OUT_OF_RANGE % values[row].as_py()
-
-    if target in _INT_RANGES:
-        result, bad = _parse_ints(values, target)
-    else:
-        result, bad = _parse_floats(values, TARGET_TYPES[target])
+    parse = parse_integers if target in _INTEGERS else parse_floats
+    result, bad = parse(values, TARGET_TYPES[target])
     for row in np.flatnonzero(bad).tolist():
-        errors[row] = out_of_range(row)
+        errors[row] = _OUT_OF_RANGE % values[row].as_py()
     return result
-
-
-def _parse_ints(values: pa.Array, target: str) -> tuple[pa.Array, np.ndarray]:
-    """``Long.parseLong`` (ASCII digits, an optional sign) and the range check of the target type."""
-    null = pa.scalar(None, pa.string())
-    syntax = pc.match_substring_regex(values, r"^[+-]?[0-9]+$").fill_null(False)
-    text = pc.replace_substring_regex(pc.if_else(syntax, values, null), r"^\+", "")
-    short = pc.less_equal(pc.utf8_length(text), 18).fill_null(False)
-    numbers = pc.if_else(short, text, null).cast(pa.int64())
-    long_rows = np.flatnonzero(np.asarray(syntax) & ~np.asarray(short))
-    if len(long_rows):  # beyond 17 digits, rare: read in Python
-        parsed = [int(values[int(row)].as_py()) for row in long_rows]
-        fits = [_INT_RANGES["INT64"][0] <= v <= _INT_RANGES["INT64"][1] for v in parsed]
-        mask = np.zeros(len(values), bool)
-        mask[long_rows[fits]] = True
-        numbers = pc.replace_with_mask(numbers, pa.array(mask),
-                                       pa.array([v for v, ok in zip(parsed, fits) if ok], pa.int64()))
-    low, high = _INT_RANGES[target]
-    in_range = pc.and_(pc.greater_equal(numbers, low), pc.less_equal(numbers, high))
-    bad = non_null(values) & ~np.asarray(in_range.fill_null(False))
-    numbers = pc.if_else(in_range, numbers, pa.scalar(None, pa.int64()))
-    return numbers.cast(TARGET_TYPES[target]), bad
-
-
-def _parse_floats(values: pa.Array, arrow_target: pa.DataType) -> tuple[pa.Array, np.ndarray]:
-    """``Double.parseDouble``/``Float.parseFloat``: trimmed, ``NaN``, ``Infinity``, an optional
-    ``f``/``d`` suffix, hexadecimal ``0x1.8p1``."""
-    null = pa.scalar(None, pa.string())
-    text = pc.utf8_trim(values, characters=_JAVA_WHITESPACE)
-    decimal = pc.match_substring_regex(text, _JAVA_DECIMAL).fill_null(False)
-    plain = pc.replace_substring_regex(pc.if_else(decimal, text, null), "[fFdD]$", "")
-    numbers = plain.cast(arrow_target)
-    hexadecimal = np.asarray(pc.match_substring_regex(text, _JAVA_HEX).fill_null(False))
-    if hexadecimal.any():  # rare: Python reads hexadecimal floats
-        rows = np.flatnonzero(hexadecimal)
-        parsed = [float.fromhex(text[int(r)].as_py().rstrip("fFdD")) for r in rows]
-        numbers = pc.replace_with_mask(numbers, pa.array(hexadecimal),
-                                       pa.array(parsed, pa.float64()).cast(arrow_target))
-    bad = non_null(values) & ~np.asarray(decimal) & ~hexadecimal
-    return numbers, bad
-
-
-def java_float_strings(values: pa.Array) -> pa.Array:
-    """Floating point numbers as Java's ``Double.toString``/``Float.toString`` write them: the
-    shortest digits that read back, plain from 10^-3 up to 10^7 (``100.0``, ``0.001``), else
-    ``d.dddE±n`` (``1.0E10``, ``1.5E-5``); ``NaN``, ``Infinity``."""
-    text = values.cast(pa.string())  # Arrow's shortest digits: plain from 1e-6 up to 1e10
-    magnitude = pc.abs(values.cast(pa.float64()))
-    finite = pc.is_finite(magnitude)
-    plain = pc.or_(pc.equal(magnitude, 0.0),
-                   pc.and_(pc.greater_equal(magnitude, 1e-3), pc.less(magnitude, 1e7)))
-    out = text
-    integral = np.asarray(pc.and_(plain, pc.invert(pc.match_substring(text, "."))).fill_null(False))
-    if integral.any():  # 100 -> 100.0
-        mask = pa.array(integral)
-        out = pc.replace_with_mask(out, mask, pc.binary_join_element_wise(text.filter(mask), ".0",
-                                                                          ""))
-    scientific = np.asarray(pc.and_(finite, pc.invert(plain)).fill_null(False))
-    if scientific.any():
-        mask = pa.array(scientific)
-        out = pc.replace_with_mask(out, mask, _java_scientific(text.filter(mask)))
-    special = np.asarray(pc.invert(finite).fill_null(False))
-    if special.any():
-        mask = pa.array(special)
-        names = pc.replace_substring_regex(pc.replace_substring(text.filter(mask), "inf",
-                                                                "Infinity"), "^-?nan$", "NaN")
-        out = pc.replace_with_mask(out, mask, names)
-    return out
-
-
-def _java_scientific(text: pa.Array) -> pa.Array:
-    """Arrow's text of numbers outside [1e-3, 1e7) in Java's ``d.dddE±n``."""
-    r = pc.replace_substring_regex
-    text = r(text, r"^(-?\d)e", r"\1.0e")  # 1e+22 -> 1.0e+22
-    text = r(r(text, r"e\+", "E"), "e-", "E-")
-    for digits in (7, 8, 9):  # 12345678.5 -> 1.23456785E7
-        text = r(text, r"^(-?)(\d)(\d{%d})(?:\.(\d+))?$" % digits, r"\1\2.\3\4E%d" % digits)
-    for zeros in (3, 4, 5):  # 0.000015 -> 1.5E-5
-        text = r(text, r"^(-?)0\.0{%d}([1-9])(\d*)$" % zeros, r"\1\2.\3E-%d" % (zeros + 1))
-    text = r(text, r"^(-?\d\.\d*?)0+E", r"\1E")  # 1.0000000E7 -> 1.E7
-    return r(text, r"\.E", ".0E")
-
-
-def _date_strings(values: pa.Array) -> pa.Array:
-    """Date, Time and Timestamp values as ``Values.dateFormatFor(value).format(value)``, in UTC."""
-    ts = as_timestamps(values)
-    millis = ts.cast(pa.int64())
-    time_rows = pc.less(millis, MILLIS_PER_DAY).fill_null(False)
-    date_rows = pc.and_(pc.invert(time_rows),
-                        pc.equal(pc.subtract(millis, pc.multiply(pc.divide(millis, MILLIS_PER_DAY),
-                                                                 MILLIS_PER_DAY)), 0)).fill_null(False)
-    out = pa.nulls(len(values), pa.string())
-    for rows, form in ((time_rows, _ISO_TIME), (date_rows, _ISO_DATE),
-                       (pc.invert(pc.or_(time_rows, date_rows)), _ISO_TIMESTAMP)):
-        rows = pc.and_(rows, ts.is_valid())
-        if pc.any(rows).as_py():
-            out = pc.if_else(rows, form.format(ts), out)
-    return out
-
-
-def _base64(values: pa.Array) -> pa.Array:
-    """Bytes as standard base64 text (Java's ``Base64.getEncoder()``), with NumPy."""
-    values = values.cast(pa.binary())
-    n = len(values)
-    validity, offsets_buffer, data_buffer = values.buffers()
-    offsets = np.frombuffer(offsets_buffer, np.int32, n + 1, values.offset * 4).astype(np.int64)
-    data = np.frombuffer(data_buffer, np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
-    starts, ends = offsets[:-1], offsets[1:]
-    valid = non_null(values)
-    ends = np.where(valid, ends, starts)
-    groups = (ends - starts + 2) // 3
-    out_offsets = np.zeros(n + 1, np.int32)
-    np.cumsum(groups * 4, out=out_offsets[1:])
-    owner = np.repeat(np.arange(n), groups)
-    index = np.arange(int(groups.sum())) - np.repeat(np.cumsum(groups) - groups, groups)
-    source = starts[owner] + 3 * index
-    end = ends[owner]
-    padded = np.concatenate([data, np.zeros(3, np.uint8)]).astype(np.uint32)
-    triple = ((padded[source] << 16) | (np.where(source + 1 < end, padded[source + 1], 0) << 8)
-              | np.where(source + 2 < end, padded[source + 2], 0))
-    chars = _BASE64[np.stack([(triple >> s) & 63 for s in (18, 12, 6, 0)], axis=1)]
-    left = end - source
-    chars[left == 1, 2:] = ord("=")
-    chars[left == 2, 3] = ord("=")
-    out = pa.StringArray.from_buffers(n, pa.py_buffer(out_offsets), pa.py_buffer(chars.tobytes()))
-    return pc.if_else(values.is_valid(), out, pa.scalar(None, pa.string())) if values.null_count else out
 
 
 # ------------------------------------------------------------------------------------ the transform
@@ -453,13 +212,12 @@ class Cast(FieldTransformation):
                   doc="Fields and the type to cast them to (field1:type,field2:type), or a single "
                       "type to cast the entire value; int8, int16, int32, int64, float32, float64, "
                       "boolean or string."),
-        ConfigKey(REPLACE_NULL_WITH_DEFAULT, "boolean", True,
-                  doc="Whether a null field that has a default value takes it."),
+        REPLACE_NULL_WITH_DEFAULT,
     ])
 
     def configure(self, config) -> None:
         self.whole, self.casts = _parse_spec(config[SPEC], self.prefix + SPEC)
-        self.replace_null_with_default = config[REPLACE_NULL_WITH_DEFAULT]
+        self.replace_null_with_default = config[REPLACE_NULL_WITH_DEFAULT.name]
 
     def transform(self, array: pa.Array, schema: Optional[pa.Field],
                   bundle: ConvertedBundle) -> tuple[pa.Array, Optional[pa.Field], list]:
@@ -470,7 +228,7 @@ class Cast(FieldTransformation):
             array = self._cast_schemaless(array, errors)
         else:
             array, schema = self._cast_fields(array, schema, errors)
-        return errors.keep(array), schema, errors.failures()
+        return errors.result(array, schema)
 
     def _cast_whole(self, array, schema, errors: RowErrors):
         out, failed = cast_values(array, self.whole, schemaless=schema is None)
@@ -490,9 +248,7 @@ class Cast(FieldTransformation):
             doc=info.doc, parameters=None if logical else info.parameters, default=default)
 
     def _cast_schemaless(self, array, errors: RowErrors):
-        if not pa.types.is_struct(array.type):
-            errors.add(non_null(array), "Only Map objects supported in absence of schema for [%s], "
-                                        "found: %s" % (_PURPOSE, java_class(array.type)))
+        if not require_objects(errors, array, False, _PURPOSE):
             return array
         children, fields = array.flatten(), list(array.type)
         present = {f.name: i for i, f in enumerate(fields)}
@@ -505,14 +261,14 @@ class Cast(FieldTransformation):
             else:  # Connect puts the missing field, null
                 children.append(pa.nulls(len(array), TARGET_TYPES[target]))
                 fields.append(pa.field(name, TARGET_TYPES[target]))
-        return rebuild_struct(array, children, fields)
+        return rebuild_struct(array, fields, children)
 
     def _cast_fields(self, array, schema: pa.Field, errors: RowErrors):
         if not pa.types.is_struct(schema.type):
             errors.add(non_null(array), "Cannot list fields on non-struct type")
             return array, schema
-        children = struct_children(array, schema, self.replace_null_with_default)
         fields = list(schema.type)
+        children = struct_children(array, fields, self.replace_null_with_default)
         for i, field in enumerate(fields):
             target = self.casts.get(field.name)
             if target is None:
@@ -526,7 +282,7 @@ class Cast(FieldTransformation):
             errors.add_all(failed)
             fields[i] = connect_field(field.name, TARGET_TYPES[target], field.nullable,
                                       default=default)
-        out = rebuild_struct(array, children, fields)
+        out = rebuild_struct(array, fields, children)
         info = schema_info(schema)
         try:
             default = self._cast_struct_default(schema)

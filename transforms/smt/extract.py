@@ -11,10 +11,9 @@ from common.configdef import ConfigDef, ConfigKey
 from common.errors import ConfigError, DataError
 from transforms.records import ConvertedBundle
 from transforms.smt.base import FieldTransformation, Transformation, Transformed
-from transforms.smt.field_columns import (
-    REPLACE_NULL_WITH_DEFAULT, SchemaBuilderError, UnknownFieldError, connect_type, default_filled,
-    duplicate, duplication_message, every_row, is_object, java_class, merge_failures,
-    not_object_message, require_objects, rows_where, without_failed)
+from transforms.smt.columns import (
+    REPLACE_NULL_WITH_DEFAULT, RowErrors, UnknownFieldError, connect_type, default_filled,
+    is_object, java_class, not_object_message, require_objects, require_unique)
 from transforms.smt.paths import NOT_STRUCT, SYNTAX_VERSION, FieldPath
 
 
@@ -46,26 +45,28 @@ class ExtractField(FieldTransformation):
         self.replace_null_with_default = config["replace.null.with.default"]
 
     def transform(self, array, schema, bundle):
+        errors = RowErrors(len(array))
         if schema is None:
-            failures = require_objects(array, False, self.PURPOSE)
-            if not is_object(array):
-                return without_failed(array, failures), None, failures
+            if not require_objects(errors, array, False, self.PURPOSE):
+                return errors.result(array, None)
             values, failures = self.path.values_from_map(array)
-            return without_failed(values, failures), None, failures
+            errors.add_all(failures)
+            return errors.result(values, None)
+        every = range(len(array))
         if not is_object(array):
             # requireStructOrNull fails the values, then the schema lookup fails the nulls
-            found = java_class(array.type, True)
-            failures = merge_failures(
-                rows_where(array.is_valid(), not_object_message(self.PURPOSE, found, True)),
-                rows_where(array.is_null(), NOT_STRUCT))
-            return array.slice(0, 0), schema, failures
+            errors.add(array.is_valid(),
+                       not_object_message(self.PURPOSE, java_class(array.type, True), True))
+            errors.add(array.is_null(), NOT_STRUCT)
+            return errors.result(array, schema)
         try:
             field = self.path.field_from(schema)
         except DataError as e:  # a step into a field that is not a struct
-            return array.slice(0, 0), schema, every_row(array, str(e))
+            errors.add(every, str(e))
+            return errors.result(array, schema)
         if field is None:
-            return array.slice(0, 0), schema, every_row(array, "Unknown field: %s" % self.path,
-                                                        UnknownFieldError)
+            errors.add(every, "Unknown field: %s" % self.path, UnknownFieldError)
+            return errors.result(array, schema)
         values = self.path.values_from_struct(array, schema, self.replace_null_with_default)
         return values, field.with_name(schema.name), []
 
@@ -91,13 +92,13 @@ class HoistField(FieldTransformation):
     def transform(self, array, schema, bundle):
         if schema is None:
             return pa.StructArray.from_arrays([array], names=[self.field]), None, []
-        failures = []
+        errors = RowErrors(len(array))
         if not schema.nullable and array.null_count:
-            failures = rows_where(array.is_null(), 'Invalid value: null used for required field: '
-                                  '"%s", schema type: %s' % (self.field, connect_type(schema.type)))
+            errors.add(array.is_null(), 'Invalid value: null used for required field: "%s", '
+                       'schema type: %s' % (self.field, connect_type(schema.type)))
         inner = schema.with_name(self.field)
-        hoisted = pa.StructArray.from_arrays([without_failed(array, failures)], fields=[inner])
-        return hoisted, pa.field(schema.name, pa.struct([inner]), nullable=False), failures
+        hoisted = pa.StructArray.from_arrays([errors.keep(array)], fields=[inner])
+        return hoisted, pa.field(schema.name, pa.struct([inner]), nullable=False), errors.failures()
 
 
 class ValueToKey(Transformation):
@@ -129,29 +130,23 @@ class ValueToKey(Transformation):
     def apply(self, bundle: ConvertedBundle) -> Transformed:
         values, schema = bundle.values, bundle.value_schema
         schemaful = schema is not None
-        failures = require_objects(values, schemaful, self.PURPOSE, nulls_pass=False)
-        if is_object(values):
-            valid = values.is_valid()
+        errors = RowErrors(len(values))
+        if require_objects(errors, values, schemaful, self.PURPOSE, nulls_pass=False):
             if schemaful:
                 names = [f.name for f in schema.type]
                 missing = next((f for f in self.fields if f not in names), None)
-                repeated = duplicate(self.fields)
                 if missing is not None:
-                    failures = merge_failures(failures, rows_where(
-                        valid, "Field does not exist: %s" % missing))
-                elif repeated is not None:
-                    failures = merge_failures(failures, rows_where(
-                        valid, duplication_message(repeated), SchemaBuilderError))
-            if len(failures) < len(bundle):
+                    errors.add(values.is_valid(), "Field does not exist: %s" % missing)
+                else:
+                    require_unique(errors, values, self.fields)
+            if len(errors) < len(bundle):
                 name = bundle.key_schema.name if bundle.key_schema is not None else "key"
                 keys, key_schema = self._keys(values, schema, name)
-                failed = {i for i, _ in failures}
-                kept = bundle.take([i for i in range(len(bundle)) if i not in failed]) if failed \
+                kept = bundle.take([i for i in range(len(bundle)) if i not in errors]) if errors \
                     else bundle
                 return Transformed(dataclasses.replace(
-                    kept, keys=without_failed(keys, failures), key_schema=key_schema),
-                    tuple(failures))
-        return Transformed(None, tuple(failures))
+                    kept, keys=errors.keep(keys), key_schema=key_schema), tuple(errors.failures()))
+        return Transformed(None, tuple(errors.failures()))
 
     def _keys(self, values: pa.StructArray, schema, name: str) -> tuple:
         if schema is None:

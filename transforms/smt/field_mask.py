@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import decimal
-import re
 from typing import Any, Mapping, Optional
 
 import pyarrow as pa
@@ -12,12 +11,10 @@ import pyarrow.compute as pc
 from common.configdef import ConfigDef, ConfigKey
 from common.errors import ConfigError
 from transforms.smt.base import FieldTransformation
-from transforms.smt.field_columns import (
-    REPLACE_NULL_WITH_DEFAULT, children, is_object, java_class, merge_failures, rebuild,
-    require_objects, rows_where, struct_fields, without_failed)
+from transforms.smt.columns import (
+    REPLACE_NULL_WITH_DEFAULT, RowErrors, java_class, rebuild_struct, struct_columns)
+from transforms.smt.values import BIG_DECIMAL, wrap
 
-# java.math.BigDecimal's string syntax (what Values.convertTo* and new BigDecimal() accept)
-_BIG_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _INTEGER_BITS = {pa.int8(): 8, pa.int16(): 16, pa.int32(): 32, pa.int64(): 64}
 
 
@@ -62,27 +59,24 @@ class MaskField(FieldTransformation):
 
     def transform(self, array, schema, bundle):
         schemaful = schema is not None
-        failures = require_objects(array, schemaful, self.PURPOSE, nulls_pass=False)
-        if not is_object(array):
-            return without_failed(array, failures), schema, failures
-        fields = struct_fields(array, schema)
-        columns = children(array, fields, schemaful and self.replace_null_with_default)
-        errors = []
+        errors = RowErrors(len(array))
+        struct = struct_columns(errors, array, schema, self.PURPOSE, self.replace_null_with_default,
+                                nulls_pass=False)
+        if struct is None:
+            return errors.result(array, schema)
+        fields, columns = struct
         for i, field in enumerate(fields):
             if field.name in self.fields:
                 fields[i], columns[i], message = self._mask(field, columns[i], schemaful)
                 if message is not None:
-                    valid = pc.and_(columns[i].is_valid(), array.is_valid())
-                    errors.append(rows_where(valid, message))
+                    errors.add(pc.and_(columns[i].is_valid(), array.is_valid()), message)
         if not schemaful:
             present = {f.name for f in fields}
             for name in self.fields:
                 if name not in present:  # Connect puts the masked null under the key
                     fields.append(pa.field(name, pa.null()))
                     columns.append(pa.nulls(len(array)))
-        failures = merge_failures(failures, *errors)
-        masked = rebuild(array, fields, columns)
-        return without_failed(masked, failures), schema, failures
+        return errors.result(rebuild_struct(array, fields, columns), schema)
 
     def _mask(self, field: pa.Field, column: pa.Array, schemaful: bool) -> tuple:
         """``(field, masked column, None)``, or the column and the message of the records that
@@ -129,14 +123,14 @@ def _replacement(text: str, arrow_type: pa.DataType, schemaful: bool) -> tuple:
     value's Java class; or ``(None, message)``."""
     if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
         return text, None
-    number = decimal.Decimal(text) if _BIG_DECIMAL.fullmatch(text) else None
+    number = decimal.Decimal(text) if BIG_DECIMAL.fullmatch(text) else None
     if arrow_type in _INTEGER_BITS or pa.types.is_floating(arrow_type):
         if number is None:
             return None, "Unable to convert %s (class java.lang.String) to a number" % text
         if pa.types.is_floating(arrow_type):
             double = pa.array([float(number)], pa.float64())
             return double.cast(arrow_type, safe=False)[0].as_py(), None
-        return _wrap(_long_value(number), _INTEGER_BITS[arrow_type]), None
+        return wrap(_long_value(number), _INTEGER_BITS[arrow_type]), None
     if pa.types.is_decimal(arrow_type):
         if number is None:
             return None, "Unable to convert %s (class java.lang.String) to number" % text
@@ -159,10 +153,4 @@ def _long_value(number: decimal.Decimal) -> int:
         magnitude = 0
     else:
         magnitude = coefficient // 10 ** -exponent
-    return _wrap(-magnitude if sign else magnitude, 64)
-
-
-def _wrap(value: int, bits: int) -> int:
-    """Java's narrowing of an integer to ``bits`` bits (two's complement)."""
-    value &= (1 << bits) - 1
-    return value - (1 << bits) if value >> (bits - 1) else value
+    return wrap(-magnitude if sign else magnitude, 64)

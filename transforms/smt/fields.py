@@ -3,7 +3,7 @@ MaskField in :mod:`transforms.smt.field_mask`; ExtractField, HoistField and Valu
 :mod:`transforms.smt.extract`. :data:`TRANSFORMATIONS` registers them all.
 
 Each follows its Connect class on schemaful records (a struct column and its schema, kept in step) and
-on schemaless ones (maps, see :mod:`transforms.smt.field_columns`), with Connect's messages for the
+on schemaless ones (maps, see :mod:`transforms.smt.columns`), with Connect's messages for the
 records it fails. Schemas built anew are Connect's: InsertField and ReplaceField make a required struct
 schema with the original's name, version, doc and parameters (``SchemaUtil.copySchemaBasics``); null
 records keep their null under it, since a bundle carries one schema for all its records.
@@ -24,9 +24,9 @@ from transforms.records import ConvertedBundle
 from transforms.schema import TIMESTAMP, connect_field, with_info
 from transforms.smt.base import FieldTransformation, names
 from transforms.smt.extract import ExtractField, HoistField, ValueToKey
-from transforms.smt.field_columns import (
-    REPLACE_NULL_WITH_DEFAULT, SchemaBuilderError, children, duplicate, duplication_message,
-    is_object, rebuild, require_objects, rows_where, struct_fields, struct_schema, without_failed)
+from transforms.smt.columns import (
+    REPLACE_NULL_WITH_DEFAULT, RowErrors, is_object, rebuild_struct, require_unique, struct_children,
+    struct_columns, struct_fields, struct_schema)
 from transforms.smt.field_mask import MaskField
 
 _LOGGER = logging.getLogger(__name__)
@@ -107,22 +107,20 @@ class InsertField(FieldTransformation):
 
     def transform(self, array, schema, bundle):
         schemaful = schema is not None
-        failures = require_objects(array, schemaful, self.PURPOSE)
-        if not is_object(array):
-            return without_failed(array, failures), schema, failures
-        fields = struct_fields(array, schema)
-        columns = children(array, fields, schemaful and self.replace_null_with_default)
+        errors = RowErrors(len(array))
+        struct = struct_columns(errors, array, schema, self.PURPOSE, self.replace_null_with_default)
+        if struct is None:
+            return errors.result(array, schema)
+        fields, columns = struct
         inserted = [(self._field(i, schemaful), self._column(i, bundle, schemaful))
                     for i in self.insertions]
         if schemaful:
-            repeated = duplicate([f.name for f in fields] + [f.name for f, _ in inserted])
-            if repeated is not None:
-                failures = rows_where(array.is_valid(), duplication_message(repeated),
-                                      SchemaBuilderError)
-                return without_failed(array, failures), schema, failures
+            if not require_unique(errors, array, [f.name for f in fields]
+                                  + [f.name for f, _ in inserted]):
+                return errors.result(array, schema)
             fields += [f for f, _ in inserted]
             columns += [c for _, c in inserted]
-            return rebuild(array, fields, columns), struct_schema(schema, fields), []
+            return rebuild_struct(array, fields, columns), struct_schema(schema, fields), []
         position = {f.name: i for i, f in enumerate(fields)}
         for field, column in inserted:
             if field.name in position:
@@ -130,7 +128,7 @@ class InsertField(FieldTransformation):
             else:
                 fields.append(field)
                 columns.append(column)
-        return rebuild(array, fields, columns), None, []
+        return rebuild_struct(array, fields, columns), None, []
 
     def _field(self, insertion: _Insertion, schemaful: bool) -> pa.Field:
         kind, name, optional = insertion.kind, insertion.name, insertion.optional
@@ -222,19 +220,16 @@ class ReplaceField(FieldTransformation):
 
     def transform(self, array, schema, bundle):
         schemaful = schema is not None
-        failures = require_objects(array, schemaful, self.PURPOSE)
-        if not is_object(array):
-            return without_failed(array, failures), schema, failures
-        fields = struct_fields(array, schema)
-        columns = children(array, fields, schemaful and self.replace_null_with_default)
+        errors = RowErrors(len(array))
+        struct = struct_columns(errors, array, schema, self.PURPOSE, self.replace_null_with_default)
+        if struct is None:
+            return errors.result(array, schema)
+        fields, columns = struct
         kept = [(f.with_name(self.renames.get(f.name, f.name)), c)
                 for f, c in zip(fields, columns) if self.keeps(f.name)]
         if schemaful:
-            repeated = duplicate([f.name for f, _ in kept])
-            if repeated is not None:
-                failures = rows_where(array.is_valid(), duplication_message(repeated),
-                                      SchemaBuilderError)
-                return without_failed(array, failures), schema, failures
+            if not require_unique(errors, array, [f.name for f, _ in kept]):
+                return errors.result(array, schema)
         else:
             by_name: dict = {}
             for field, column in kept:
@@ -243,7 +238,7 @@ class ReplaceField(FieldTransformation):
             kept = list(by_name.values())
         fields, columns = [f for f, _ in kept], [c for _, c in kept]
         out_schema = struct_schema(schema, fields) if schemaful else None
-        return rebuild(array, fields, columns), out_schema, []
+        return rebuild_struct(array, fields, columns), out_schema, []
 
 
 class SetSchemaMetadata(FieldTransformation):
@@ -283,12 +278,12 @@ class SetSchemaMetadata(FieldTransformation):
 
     def transform(self, array, schema, bundle):
         if schema is None:
-            failures = rows_where(array.is_valid(),
-                                  "Schema required for [updating schema metadata]")
-            return without_failed(array, failures), None, failures
+            errors = RowErrors(len(array))
+            errors.add(array.is_valid(), "Schema required for [updating schema metadata]")
+            return errors.result(array, None)
         if is_object(array) and self.replace_null_with_default:
             fields = struct_fields(array, schema)
-            array = rebuild(array, fields, children(array, fields, True))
+            array = rebuild_struct(array, fields, struct_children(array, fields, True))
         return array, with_info(schema, **self.changes), []
 
 

@@ -26,7 +26,9 @@ from transforms.converters.json_schemaless import from_python
 from transforms.records import ConvertedBundle
 from transforms.schema import schema_info, with_info
 from transforms.smt.base import FieldTransformation, names
-from transforms.smt.cast import RowErrors, connect_type, java_class, non_null, rebuild_struct
+from transforms.smt.columns import (
+    RowErrors, connect_type, duplication_message, java_class, non_null, not_object_message,
+    rebuild_struct)
 
 DELIMITER = "delimiter"
 _PURPOSE = "flattening"
@@ -60,8 +62,8 @@ class Flatten(FieldTransformation):
         if schema is None:
             array = self._schemaless(array, errors)
         elif not pa.types.is_struct(schema.type):
-            errors.add(non_null(array), "Only Struct objects supported for [%s], found: %s"
-                       % (_PURPOSE, java_class(schema.type, schemaless=False)))
+            errors.add(non_null(array),
+                       not_object_message(_PURPOSE, java_class(schema.type, True), True))
         else:
             fields, children = [], []
             try:
@@ -70,10 +72,10 @@ class Flatten(FieldTransformation):
             except _Unsupported as e:
                 errors.add(non_null(array), str(e))
             else:
-                array = rebuild_struct(array, children, fields)
+                array = rebuild_struct(array, fields, children)
                 # Connect copies the name, version, doc and parameters, not the default.
                 schema = with_info(schema.with_type(array.type), default=None)
-        return errors.keep(array), schema, errors.failures()
+        return errors.result(array, schema)
 
     # ------------------------------------------------------------------------------------ schemaful
 
@@ -101,7 +103,7 @@ class Flatten(FieldTransformation):
                 raise _Unsupported("Flatten transformation does not support MAP for record with "
                                    "schemas (for field %s)." % name)
             if name in seen:
-                raise _Unsupported("Cannot create field because of field name duplication %s" % name)
+                raise _Unsupported(duplication_message(name))
             seen.add(name)
             flat = with_info(field.with_name(name).with_nullable(optional or field.nullable),
                              default=default)
@@ -112,8 +114,8 @@ class Flatten(FieldTransformation):
 
     def _schemaless(self, array: pa.Array, errors: RowErrors) -> pa.Array:
         if not pa.types.is_struct(array.type) and not pa.types.is_map(array.type):
-            errors.add(non_null(array), "Only Map objects supported in absence of schema for [%s], "
-                                        "found: %s" % (_PURPOSE, java_class(array.type)))
+            errors.add(non_null(array),
+                       not_object_message(_PURPOSE, java_class(array.type, False), False))
             return array
         if _has_map(array.type):
             return self._schemaless_per_record(array, errors)
@@ -121,7 +123,7 @@ class Flatten(FieldTransformation):
         self._flatten_schemaless(array, "", columns, errors)
         children = list(columns.values())
         fields = [pa.field(name, child.type) for name, child in columns.items()]
-        return rebuild_struct(array, children, fields)
+        return rebuild_struct(array, fields, children)
 
     def _flatten_schemaless(self, struct: pa.StructArray, prefix: str, columns: dict,
                             errors: RowErrors) -> None:
@@ -152,7 +154,7 @@ class Flatten(FieldTransformation):
         if conflicts:
             for row, reason in conflicts:
                 errors.add([row], reason)
-            out, _ = from_python([(i, None if i in errors.messages else v)
+            out, _ = from_python([(i, None if i in errors else v)
                                   for i, v in enumerate(flat)])
         return out
 

@@ -21,8 +21,8 @@ import pyarrow as pa
 
 from common.configdef import ConfigKey
 from common.errors import ConfigError, DataError
-from transforms.smt.field_columns import (
-    default_filled, java_class, not_object_message, rows_where, with_parent_nulls)
+from transforms.smt.columns import (
+    RowErrors, default_filled, java_class, not_object_message, with_parent_nulls)
 
 V1, V2 = "V1", "V2"
 
@@ -182,9 +182,10 @@ class FieldPath:
                 if pa.types.is_null(current.type):
                     return current, []
                 if not pa.types.is_struct(current.type):
-                    found = java_class(current.type, False)
-                    return pa.nulls(n), rows_where(current.is_valid(),
-                                                   not_object_message(_NESTED, found, False))
+                    errors = RowErrors(n)
+                    errors.add(current.is_valid(),
+                               not_object_message(_NESTED, java_class(current.type), False))
+                    return pa.nulls(n), errors.failures()
             index = current.type.get_field_index(step)
             if index < 0:
                 return pa.nulls(n), []

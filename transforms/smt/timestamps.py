@@ -26,15 +26,15 @@ from common.errors import ConfigError, DataError
 from transforms.records import ConvertedBundle
 from transforms.schema import DATE, TIME, TIMESTAMP, connect_field, schema_info
 from transforms.smt.base import FieldTransformation, Transformation, Transformed, fail, names
-from transforms.smt.cast import (RowErrors, connect_type, java_class, non_null, rebuild_struct,
-                                 struct_children)
+from transforms.smt.columns import (
+    REPLACE_NULL_WITH_DEFAULT, RowErrors, connect_type, java_class, non_null, not_object_message,
+    rebuild_struct, require_objects, struct_children)
 from transforms.smt.dateformat import MILLIS_PER_DAY, DateFormat, as_timestamps
 
 FIELD = "field"
 TARGET_TYPE = "target.type"
 FORMAT = "format"
 UNIX_PRECISION = "unix.precision"
-REPLACE_NULL_WITH_DEFAULT = "replace.null.with.default"
 TOPIC_FORMAT = "topic.format"
 TIMESTAMP_FORMAT = "timestamp.format"
 
@@ -96,15 +96,14 @@ class TimestampConverter(FieldTransformation):
         ConfigKey(UNIX_PRECISION, "string", "milliseconds", choices=tuple(_PRECISIONS),
                   doc="The precision of unix timestamps written or read: seconds, milliseconds, "
                       "microseconds or nanoseconds."),
-        ConfigKey(REPLACE_NULL_WITH_DEFAULT, "boolean", True,
-                  doc="Whether a null field that has a default value takes it."),
+        REPLACE_NULL_WITH_DEFAULT,
     ])
 
     def configure(self, config) -> None:
         self.field = config[FIELD]
         self.target = config[TARGET_TYPE]
         self.precision = config[UNIX_PRECISION]
-        self.replace_null_with_default = config[REPLACE_NULL_WITH_DEFAULT]
+        self.replace_null_with_default = config[REPLACE_NULL_WITH_DEFAULT.name]
         pattern = config[FORMAT]
         if self.target == STRING and not pattern.strip():
             raise ConfigError("%s%s is required when %s%s is 'string', got %r: TimestampConverter "
@@ -128,12 +127,10 @@ class TimestampConverter(FieldTransformation):
             out = self._convert_schemaless_field(array, errors)
         else:
             out, schema = self._convert_field(array, schema, errors)
-        return errors.keep(out), schema, errors.failures()
+        return errors.result(out, schema)
 
     def _convert_schemaless_field(self, array: pa.Array, errors: RowErrors) -> pa.Array:
-        if not pa.types.is_struct(array.type):
-            errors.add(non_null(array), "Only Map objects supported in absence of schema for [%s], "
-                                        "found: %s" % (_PURPOSE, java_class(array.type)))
+        if not require_objects(errors, array, False, _PURPOSE):
             return array
         children, fields = array.flatten(), list(array.type)
         field_names = [f.name for f in fields]
@@ -144,12 +141,12 @@ class TimestampConverter(FieldTransformation):
         else:  # Connect puts the missing field, null
             children.append(pa.nulls(len(array), _ARROW_TYPES[self.target]))
             fields.append(pa.field(self.field, _ARROW_TYPES[self.target]))
-        return rebuild_struct(array, children, fields)
+        return rebuild_struct(array, fields, children)
 
     def _convert_field(self, array: pa.Array, schema: pa.Field, errors: RowErrors):
         if not pa.types.is_struct(schema.type):
-            errors.add(non_null(array), "Only Struct objects supported for [%s], found: %s"
-                       % (_PURPOSE, java_class(schema.type, schemaless=False)))
+            errors.add(non_null(array),
+                       not_object_message(_PURPOSE, java_class(schema.type, True), True))
             return array, schema
         out = self._convert_struct(array, schema, errors)
         info = schema_info(schema)
@@ -159,7 +156,7 @@ class TimestampConverter(FieldTransformation):
             converted = self._convert_struct(pa.array([info.default], schema.type), schema,
                                              default_errors)
             if default_errors:  # Connect fails building the schema: every record fails
-                errors.add(non_null(array), default_errors.messages[0])
+                errors.add(non_null(array), default_errors.failures()[0][1])
             else:
                 default = converted[0].as_py()
         return out, connect_field(schema.name, out.type, schema.nullable, schema_name=info.name,
@@ -167,17 +164,14 @@ class TimestampConverter(FieldTransformation):
                                   default=default)
 
     def _convert_struct(self, array: pa.StructArray, schema: pa.Field, errors: RowErrors):
-        children = struct_children(array, schema, self.replace_null_with_default)
         fields = list(schema.type)
+        children = struct_children(array, fields, self.replace_null_with_default)
         for i, field in enumerate(fields):
             if field.name == self.field:
                 # Connect reads the field's schema even where the field is null.
-                converted = RowErrors(len(array))
-                children[i] = self._convert(children[i], field, converted,
-                                            every=non_null(array))
-                errors.add_all(converted.messages)
+                children[i] = self._convert(children[i], field, errors, every=non_null(array))
                 fields[i] = self._type_field(field.name, field.nullable)
-        return rebuild_struct(array, children, fields)
+        return rebuild_struct(array, fields, children)
 
     # ---------------------------------------------------------------------------------- converting
 

@@ -13,7 +13,8 @@ from tests.transforms.smt.bundles import bundle
 from transforms.schema import DATE, DECIMAL, TIME, TIMESTAMP, connect_field, schema_info
 from transforms.smt import parse_chain
 from transforms.smt.base import KEY, VALUE
-from transforms.smt.cast import Cast, cast_values, java_float_strings
+from transforms.smt.cast import Cast, cast_values
+from transforms.smt.javatext import java_float_strings
 
 MILLIS_PER_DAY = 86_400_000
 UTC = datetime.timezone.utc

@@ -847,7 +847,7 @@ def test_chain_reports_the_failed_record():
     result = chain.apply(bundle([{"a": {"b": 1}, "card": "x"}, None, {"a": {"b": 3}, "card": "y"}]))
     assert values(result) == [1, 3] and result.bundle.offsets == [0, 2]
     [(index, step, error)] = result.failures
-    assert index == 1 and step.type_name == "MaskField$Value"
+    assert index == 1 and step.type_name == "org.apache.kafka.connect.transforms.MaskField$Value"
     assert isinstance(error, DataError) and str(error) == (
         "Only Map objects supported in absence of schema for [mask fields], found: null")
 
