@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import importlib
 import logging
 import sys
@@ -129,10 +130,8 @@ def plan_run(config: ConnectorConfig, options: RunOptions) -> list:
     if not topics:
         raise BeamConnectError("topics.regex=%r matches no topic on bootstrap.servers=%s"
                                % (config.topics_regex, config.consumer_config["bootstrap.servers"]))
-    stored = None
-    if config.sink.commits_offsets:
-        def stored(tps):
-            return config.sink.stored_offsets(config.sink_config, tps)
+    stored = (functools.partial(config.sink.stored_offsets, config.sink_config)
+              if config.sink.commits_offsets else None)
     return planner.plan(topics, start=options.start, until=options.until,
                         reset=config.auto_offset_reset, max_records=options.max_records,
                         stored=stored)

@@ -12,7 +12,6 @@ import subprocess
 import time
 
 import pyarrow.parquet as pq
-import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from pipelines.cli import main
