@@ -61,15 +61,20 @@ class TransformChain:
         return bool(self.steps)
 
     def apply(self, bundle: ConvertedBundle) -> ChainResult:
-        origin = list(range(len(bundle)))  # index in the input of each record still in ``bundle``
+        # The index in the input of each record still in ``bundle``; None while that is every record
+        # in order (the common case: no index lists are built while nothing fails or is dropped).
+        origin = None
         failures, dropped = [], 0
         for step in self.steps:
             if bundle is None or not len(bundle):
                 break
             result = _apply_step(step, bundle)
-            failures.extend((origin[i], step.transformation, error) for i, error in result.failures)
+            failures.extend((i if origin is None else origin[i], step.transformation, error)
+                            for i, error in result.failures)
             dropped += result.dropped
-            bundle, origin = result.bundle, [origin[i] for i in result.kept]
+            if result.kept is not None:
+                origin = result.kept if origin is None else [origin[i] for i in result.kept]
+            bundle = result.bundle
         failures.sort(key=lambda f: f[0])
         if bundle is not None and not len(bundle):
             bundle = None
@@ -79,7 +84,7 @@ class TransformChain:
 @dataclasses.dataclass(frozen=True)
 class _StepResult:
     bundle: Optional[ConvertedBundle]
-    kept: list  # for each output record, its index in the step's input
+    kept: Optional[list]  # for each output record, its index in the step's input; None: all, in order
     failures: tuple
     dropped: int
 
@@ -87,9 +92,12 @@ class _StepResult:
 def _apply_step(step: Step, bundle: ConvertedBundle) -> _StepResult:
     selected = step.selects(bundle)
     if selected is not None and not selected:
-        return _StepResult(bundle, list(range(len(bundle))), (), 0)
+        return _StepResult(bundle, None, (), 0)
     subset = bundle if selected is None else bundle.take(selected)
     result: Transformed = step.transformation.apply(subset)
+    if selected is None and not result.failures and (result.bundle is not None
+                                                     and len(result.bundle) == len(bundle)):
+        return _StepResult(result.bundle, None, (), result.dropped)
     failed = {i for i, _ in result.failures}
     positions = list(range(len(subset))) if selected is None else selected
     failures = tuple((positions[i], e) for i, e in result.failures)
