@@ -243,3 +243,26 @@ def test_replay_dlq_from_a_store(kafka, tmp_path):
     part = tmp_path / "out" / "topics" / topic / "partition=0"
     assert os.listdir(part) == ["%s+0+0000000000.snappy.parquet" % topic]
     assert [r["id"] for r in pq.read_table(part / os.listdir(part)[0]).to_pylist()] == [0, 4]
+
+
+def test_a_payload_that_does_not_match_its_schema_is_dead_lettered(kafka, tmp_path):
+    """Connect's JSON envelopes: a payload breaking its own schema fails VALUE_CONVERTER alone."""
+    topic = kafka.topic(partitions=1)
+    schema = {"type": "struct", "name": "Order", "optional": False,
+              "fields": [{"field": "id", "type": "int32"}, {"field": "amount", "type": "double"}]}
+    payloads = [{"id": 1, "amount": 2.5}, {"id": "two", "amount": 1.0}, {"id": 3, "amount": 0.5}]
+    kafka.produce(topic, [(b"k", json.dumps({"schema": schema, "payload": p}).encode())
+                          for p in payloads], partition=0)
+    raw = json_files_config("ew-" + topic, topic, tmp_path / "out", **{
+        "value.converter.schemas.enable": "true", "errors.tolerance": "all",
+        "errors.deadletterqueue.store.url": str(tmp_path / "dlq")})
+
+    assert main(["run", str(write_config(tmp_path / "c.json", raw)),
+                 "--bootstrap-servers", kafka.servers]) == 0
+
+    assert [(r["id"], r["amount"]) for r in _rows(tmp_path / "out", topic)] == [(1, 2.5), (3, 0.5)]
+    [path] = glob.glob(str(tmp_path / "dlq" / "**" / "*.jsonl"), recursive=True)
+    [letter] = [json.loads(line) for line in open(path)]
+    assert (letter["offset"], letter["stage"]) == (1, "VALUE_CONVERTER")
+    assert "field 'id'" in letter["exception_message"]
+    assert kafka.committed("connect-ew-" + topic, topic, 1) == {0: 3}
