@@ -200,6 +200,14 @@ def _validate(args) -> int:
     topics = ",".join(config.topics) if config.topics else "regex %r" % config.topics_regex
     print("%s: valid %s connector %r reading %s as group.id=%s" % (
         args.config, config.connector_class, config.name, topics, config.group_id))
+    for step in config.transforms.steps:
+        guard = ""
+        if step.predicate is not None:
+            guard = " if %s%s" % ("not " if step.negate else "", step.predicate.name)
+        print("  transform %s: %s%s" % (step.transformation.alias, step.transformation.type_name,
+                                         guard))
+    where = config.dead_letters.description if config.dead_letters is not None else "none"
+    print("  errors.tolerance=%s, dead letters: %s" % (config.errors.tolerance, where))
     return 0
 
 

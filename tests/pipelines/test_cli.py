@@ -32,6 +32,21 @@ def test_validate_prints_the_connector_and_warns_on_ignored_keys(tmp_path, capsy
     out = capsys.readouterr().out
     assert "valid files connector 'c1' reading a,b as group.id=connect-c1" in out
     assert "tasks.max is accepted but has no effect here" in caplog.text
+    assert "errors.tolerance=none, dead letters: none" in out
+
+
+def test_validate_lists_the_transform_chain_and_the_dead_letter_path(tmp_path, capsys):
+    path = _config(tmp_path, **{
+        "transforms": "drop,mask", "transforms.drop.type": "Filter",
+        "transforms.drop.predicate": "tomb", "transforms.mask.type": "MaskField$Value",
+        "transforms.mask.fields": "email", "predicates": "tomb",
+        "predicates.tomb.type": "RecordIsTombstone", "errors.tolerance": "all",
+        "errors.deadletterqueue.topic.name": "c1-dlq"})
+    assert main(["validate", path, "--bootstrap-servers", "127.0.0.1:9092"]) == 0
+    out = capsys.readouterr().out
+    assert "  transform drop: org.apache.kafka.connect.transforms.Filter if tomb" in out
+    assert "  transform mask: org.apache.kafka.connect.transforms.MaskField$Value" in out
+    assert "  errors.tolerance=all, dead letters: topic c1-dlq" in out
 
 
 def test_bad_arguments_exit_2_with_the_reason(tmp_path, capsys):
