@@ -13,6 +13,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+pytest_plugins = ["tests.servers.fixtures"]
 os.environ.setdefault("NO_GCE_CHECK", "true")
 
 
