@@ -21,14 +21,14 @@ import argparse
 import json
 import os
 import random
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import harness
+
+ROOT = harness.ROOT
 sys.path.insert(0, ROOT)
 
 PARTITIONS = 4
@@ -67,35 +67,9 @@ def _value(rng: random.Random, i: int) -> bytes:
 
 
 def produce(servers: str, topic: str, count: int) -> None:
-    from confluent_kafka import Producer
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    admin = AdminClient({"bootstrap.servers": servers})
-    for future in admin.create_topics([NewTopic(topic, PARTITIONS, 1)]).values():
-        future.result()
-    producer = Producer({"bootstrap.servers": servers, "linger.ms": 50, "batch.size": 1_000_000,
-                         "queue.buffering.max.messages": 1_000_000})
     rng = random.Random(1)
-    for i in range(count):
-        while True:
-            try:
-                producer.produce(topic, _value(rng, i), partition=i % PARTITIONS)
-                break
-            except BufferError:
-                producer.poll(0.05)
-    producer.flush(120)
-
-
-def timed(cmd: list, env: dict) -> tuple:
-    """(wall seconds, peak RSS in MiB of the child, stdout) of one whole process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit("%s failed:\n%s" % (cmd[:4], proc.stderr[-4000:]))
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(peak, before) / 1024.0, proc.stdout
+    harness.produce(servers, topic, PARTITIONS,
+                    ((_value(rng, i), i % PARTITIONS) for i in range(count)))
 
 
 def _check_written(out: str, expected: int) -> None:
@@ -151,7 +125,7 @@ def main() -> int:
         print("produced %d records to %s in %.1fs" % (args.records, topic, time.perf_counter() - t0))
         env = {**os.environ, "PYTHONPATH": ROOT, "NO_GCE_CHECK": "true"}
 
-        bare_wall, bare_mem, out = timed([sys.executable, "-c", BARE_CONSUMER, servers, topic,
+        bare_wall, bare_mem, out = harness.timed([sys.executable, "-c", BARE_CONSUMER, servers, topic,
                                           str(PARTITIONS)], env)
         if int(out.strip()) != args.records:
             raise SystemExit("bare consumer read %s records, expected %d" % (out.strip(), args.records))
@@ -165,7 +139,7 @@ def main() -> int:
             runs = {"b": [], "d": []}
             for _ in range(2):
                 for key, cfg, out in (("b", config, "out"), ("d", smt_config, "out-smt")):
-                    runs[key].append(timed([sys.executable, "-m", "pipelines", "run", cfg,
+                    runs[key].append(harness.timed([sys.executable, "-m", "pipelines", "run", cfg,
                                             "--bootstrap-servers", servers, "--from", "earliest"],
                                            env)[:2])
                     _check_written(os.path.join(store, out), args.records)
@@ -173,7 +147,7 @@ def main() -> int:
             smt_wall, smt_mem = min(runs["d"])
             if args.prism:
                 from pipelines.dev_prism import ensure_prism, prism_args
-                prism_wall, prism_mem, _ = timed(
+                prism_wall, prism_mem, _ = harness.timed(
                     [sys.executable, "-m", "pipelines", "run", config, "--bootstrap-servers", servers,
                      "--from", "earliest", *prism_args(ensure_prism())], env)
                 _check_written(os.path.join(store, "out"), args.records)
