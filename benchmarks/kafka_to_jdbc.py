@@ -32,6 +32,7 @@ ROOT = harness.ROOT
 sys.path.insert(0, ROOT)
 
 PARTITIONS = 4
+BATCH_SIZE = 50_000
 COLUMNS = ("id", "user_name", "event", "amount", "ts", "country")
 
 BARE_POSTGRES = r"""
@@ -93,7 +94,7 @@ def _connector(store: str, name: str, topic: str, jdbc_url: str, user: str, pass
                 "value.converter.schemas.enable=false\n"
                 "connection.url=%s\nconnection.user=%s\nconnection.password=%s\n"
                 "insert.mode=upsert\npk.mode=record_value\npk.fields=id\nauto.create=true\n"
-                "table.name.format=upserted\n" % (name, topic, jdbc_url, user, password))
+                "table.name.format=upserted\nbatch.size=%d\n" % (name, topic, jdbc_url, user, password, BATCH_SIZE))
     return path
 
 

@@ -4,13 +4,15 @@ Every stage hands the records it fails to one :class:`~transforms.errors.Failure
 connector's ``errors.*`` keys; dead letters are written before the stage emits its bundle, and the
 sink's rejected records are routed right after its write, so all of them are durable before the offset
 commit (bounded runs: one commit after everything; streaming: one commit per written bundle). A sink
-that commits its own offsets (``Sink.commits_offsets``) gets no commit step.
+that commits its own offsets (``Sink.commits_offsets``: an offsets table, a Kafka transaction) is the
+truth the planner starts from; the group's offsets are still committed after its writes, so lag tools
+and ``kafka-consumer-groups`` see how far it got.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence
+from typing import Sequence
 
 import apache_beam as beam
 
@@ -32,7 +34,7 @@ class Built:
     """The PCollections a caller may wait on or inspect."""
 
     written: beam.PCollection
-    committed: Optional[beam.PCollection]
+    committed: beam.PCollection
 
 
 #: Runners that read every partition in turn in this one process, where reading ahead pays.
@@ -85,9 +87,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: ConnectorConfig,
     bundles = pipeline | "ReadFromKafka" >> ReadFromKafka(
         plans, config.consumer_config, bundling.flush_size, read_ahead=reads_in_one_process(pipeline))
     written = process_bundles(config, bundles, Mode.BATCH, plans)
-    committed = None
-    if not config.sink.commits_offsets:
-        committed = written | "CommitOffsets" >> CommitOffsets(config.consumer_config, plans)
+    committed = written | "CommitOffsets" >> CommitOffsets(config.consumer_config, plans)
     return Built(written=written, committed=committed)
 
 
@@ -98,7 +98,5 @@ def build_streaming_pipeline(pipeline: beam.Pipeline, config: ConnectorConfig,
     bundles = pipeline | "ReadFromKafka" >> ReadFromKafkaUnbounded(
         plans, config.consumer_config, bundling.flush_size, bundling.rotate_interval_ms)
     written = process_bundles(config, bundles, Mode.STREAMING, plans)
-    committed = None
-    if not config.sink.commits_offsets:
-        committed = written | "CommitOffsets" >> CommitEachWrite(config.consumer_config)
+    committed = written | "CommitOffsets" >> CommitEachWrite(config.consumer_config)
     return Built(written=written, committed=committed)

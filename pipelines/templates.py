@@ -20,7 +20,7 @@ from typing import Any, Mapping, Optional
 from pipelines.config.connector import COMMON
 from common.configdef import describe
 from common.errors import ConfigError
-from sinks import find_sink
+from sinks import SINKS, find_sink
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEMPLATES_DIR = os.path.join(ROOT, "templates", "flex")
@@ -125,7 +125,9 @@ ENTRYPOINT ["/opt/google/dataflow/python_template_launcher"]
 def write_templates(root: str = TEMPLATES_DIR) -> list:
     """(Re)writes every template's metadata.json and Dockerfile; returns the paths written."""
     written = []
-    for template, metadata in (("files", family_metadata("files")), (GENERIC, generic_metadata())):
+    families = [name for name in SINKS if "." not in name]  # each family's short name: files, jdbc...
+    for template, metadata in [*((f, family_metadata(f)) for f in families),
+                               (GENERIC, generic_metadata())]:
         directory = os.path.join(root, template)
         os.makedirs(directory, exist_ok=True)
         for name, text in (("metadata.json", json.dumps(metadata, indent=2) + "\n"),

@@ -5,12 +5,17 @@ from __future__ import annotations
 from common.errors import ConfigError
 from sinks.base import Sink
 from sinks.files import FilesSink
+from sinks.jdbc import JdbcSink
 
 _FILES = FilesSink()
+_JDBC = JdbcSink()
 SINKS = {
     "files": _FILES,
     "io.confluent.connect.s3.S3SinkConnector": _FILES,
     "io.confluent.connect.gcs.GcsSinkConnector": _FILES,
+    "jdbc": _JDBC,
+    "io.confluent.connect.jdbc.JdbcSinkConnector": _JDBC,
+    "io.debezium.connector.jdbc.JdbcSinkConnector": _JDBC,
 }
 
 

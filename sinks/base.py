@@ -52,7 +52,9 @@ class Sink(abc.ABC):
       ignored_keys: Kafka Connect keys of this sink that are accepted but have no effect here, each with
         the reason printed in the warning.
       commits_offsets: Whether the sink commits source offsets itself, in the same transaction as its
-        writes (an offsets table, a Kafka transaction); the pipeline's generic commit then stands aside.
+        writes (an offsets table, a Kafka transaction). The planner then starts each partition from
+        :meth:`stored_offsets` (the sink's truth), and the group's offsets, still committed after the
+        writes, only inform lag tools.
       target_noun: What a write result's targets are, for the run summary (``files``, ``tables``).
     """
 

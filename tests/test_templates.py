@@ -37,7 +37,7 @@ def test_template_validates(path):
     assert config.group_id == "connect-%s" % config.name
     assert config.consumer_config["bootstrap.servers"] == SERVERS
     assert config.topics or config.topics_regex
-    assert config.sink_config.flush_size >= 1
+    assert config.sink.bundling(config.sink_config).flush_size >= 1
 
 
 def test_s3_sink_example():
