@@ -75,7 +75,7 @@ def process_bundles(config: ConnectorConfig, bundles, mode: Mode, plans: Sequenc
         config.value_converter_class)
     if config.transforms:
         converted = converted | "ApplyTransforms" >> ApplyTransforms(config.transforms, router)
-    context = WriteContext(mode, tuple(plans), config.errors, config.connector_class)
+    context = WriteContext(mode, tuple(plans), config.errors, config.connector_class, router)
     written = converted | "Write" >> config.sink.write(config.sink_config, context)
     return written | "SettleWrites" >> beam.ParDo(_SettleFn(router)).with_output_types(WriteResult)
 

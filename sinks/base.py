@@ -20,13 +20,13 @@ from __future__ import annotations
 import abc
 import dataclasses
 import enum
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar, Mapping, Optional, Sequence
 
 import apache_beam as beam
 
 from common.configdef import ConfigDef
 from common.errors import DataError, RejectedRecord
-from transforms.errors import ErrorPolicy, retrying
+from transforms.errors import ErrorPolicy, FailureRouter, retrying
 from transforms.records import Bundling, ConvertedBundle, Stage, WriteResult
 
 
@@ -97,12 +97,16 @@ class WriteContext:
         partition started).
       errors: The connector's ``errors.*`` policy (retries of retriable failures, tolerance).
       connector_class: ``connector.class`` as configured, for the error path.
+      router: The error path. :class:`BundleWriter` hands it the records a write rejects before it
+        writes the rest of their bundle, so their dead letters are durable before a sink that
+        commits its own offsets can commit them; without one, they travel in ``WriteResult.failed``.
     """
 
     mode: Mode
     plans: Sequence = ()
     errors: ErrorPolicy = ErrorPolicy()
     connector_class: str = ""
+    router: Optional[FailureRouter] = None
 
 
 class BundleWriter(beam.DoFn):
@@ -134,6 +138,10 @@ class BundleWriter(beam.DoFn):
     def process(self, bundle: ConvertedBundle):
         yield self.write_bundle(bundle)
 
+    def teardown(self):
+        if self._context.router is not None:
+            self._context.router.teardown()
+
     def write_bundle(self, bundle: ConvertedBundle) -> WriteResult:
         first = bundle.offsets[0] if len(bundle) else bundle.window_start
         last = bundle.last_offset if bundle.last_offset is not None else first - 1
@@ -158,8 +166,12 @@ class BundleWriter(beam.DoFn):
             indices = [i for i, o in enumerate(bundle.offsets) if o in offsets]
             if not indices:
                 raise
-            failed.extend(bundle.fail(i, Stage.TASK_PUT, context.connector_class, rejected)
-                          for i in indices)
+            rejections = [bundle.fail(i, Stage.TASK_PUT, context.connector_class, rejected)
+                          for i in indices]
+            if context.router is not None:  # dead-lettered (or the run stopped) before the rest lands
+                context.router.route(rejections)
+            else:
+                failed.extend(rejections)
             if context.errors.tolerance == "none":
                 return  # the error path stops the run on these: no need to write the rest
             rest = [i for i in range(len(bundle)) if i not in set(indices)]
@@ -167,7 +179,11 @@ class BundleWriter(beam.DoFn):
                 self._isolate(bundle.take(rest), parts, failed)
         except DataError as error:
             if len(bundle) == 1:
-                failed.append(bundle.fail(0, Stage.TASK_PUT, context.connector_class, error))
+                rejection = bundle.fail(0, Stage.TASK_PUT, context.connector_class, error)
+                if context.router is not None:
+                    context.router.route([rejection])
+                else:
+                    failed.append(rejection)
                 return
             half = len(bundle) // 2
             self._isolate(bundle.take(range(half)), parts, failed)

@@ -97,3 +97,29 @@ def test_retriable_failures_are_retried_within_errors_retry_timeout(monkeypatch)
 
     with pytest.raises(RetriableError):  # no retry timeout: the first failure counts
         list(_Writer(WriteContext(Mode.BATCH), flaky=1).process(_bundle([1])))
+
+
+def test_with_a_router_rejected_records_are_dead_lettered_before_the_rest_is_written():
+    """A sink that commits its own offsets with the rest of the bundle must not commit past a record
+    whose dead letter is not durable yet."""
+    from transforms.errors import DeadLetterWriter, FailureRouter
+
+    events = []
+
+    class Letters(DeadLetterWriter):
+        def write(self, failed):
+            events.append(("dead-lettered", [f.offset for f in failed]))
+
+    class Recording(_Writer):
+        def write_records(self, bundle):
+            result = super().write_records(bundle)
+            events.append(("written", list(bundle.offsets)))
+            return result
+
+    router = FailureRouter(ErrorPolicy(tolerance="all"), Letters())
+    context = WriteContext(Mode.BATCH, errors=ErrorPolicy(tolerance="all"), connector_class="files",
+                           router=router)
+    [result] = Recording(context).process(_bundle([1, -2, 3]))
+
+    assert events == [("dead-lettered", [101]), ("written", [100, 102])]
+    assert result.failed == () and result.records == 2
