@@ -6,9 +6,11 @@ from common.errors import ConfigError
 from sinks.base import Sink
 from sinks.files import FilesSink
 from sinks.jdbc import JdbcSink
+from sinks.kafka import KafkaSink
 
 _FILES = FilesSink()
 _JDBC = JdbcSink()
+_KAFKA = KafkaSink()
 SINKS = {
     "files": _FILES,
     "io.confluent.connect.s3.S3SinkConnector": _FILES,
@@ -16,6 +18,7 @@ SINKS = {
     "jdbc": _JDBC,
     "io.confluent.connect.jdbc.JdbcSinkConnector": _JDBC,
     "io.debezium.connector.jdbc.JdbcSinkConnector": _JDBC,
+    "kafka": _KAFKA,
 }
 
 

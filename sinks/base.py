@@ -44,6 +44,29 @@ class Mode(enum.Enum):
     REPLAY = "replay"
 
 
+@dataclasses.dataclass(frozen=True)
+class ConnectorContext:
+    """What a sink may need of the connector's own keys, already validated and resolved.
+
+    Attributes:
+      name: The connector's ``name``.
+      topics: ``topics``.
+      topics_regex: ``topics.regex``, or None.
+      consumer_config: The source cluster's librdkafka settings: ``bootstrap.servers`` (the command
+        line's when given), ``group.id`` and ``consumer.override.*``, translated.
+      producer_settings: ``producer.override.*``, translated to librdkafka's names.
+      transforms: ``(alias, type)`` of each configured transform, in order (``type`` as Kafka's full
+        class name).
+    """
+
+    name: str
+    topics: tuple = ()
+    topics_regex: Optional[str] = None
+    consumer_config: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    producer_settings: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    transforms: tuple = ()
+
+
 class Sink(abc.ABC):
     """A sink family.
 
@@ -66,6 +89,11 @@ class Sink(abc.ABC):
     @abc.abstractmethod
     def parse(self, values: Mapping[str, Any]) -> Any:
         """Builds the sink's frozen config from parsed values; raises ConfigError on conflicts."""
+
+    def configure(self, values: Mapping[str, Any], connector: ConnectorContext) -> Any:
+        """Builds the sink's config from its parsed keys and the connector's (for sinks that need the
+        connector's name, topics or Kafka settings); :meth:`parse` for the others."""
+        return self.parse(values)
 
     def check(self, config: Any) -> None:
         """Fails with a BeamConnectError when the external system cannot be used (a missing bucket or

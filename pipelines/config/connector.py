@@ -12,8 +12,9 @@ from confluent_kafka import Consumer, KafkaException
 from pipelines.config.consumer import translate
 from common.configdef import NO_DEFAULT, ConfigDef, ConfigKey, check_unknown
 from common.errors import ConfigError
-from pipelines.config.deadletters import dead_letter_writer, error_policy
+from pipelines.config.deadletters import dead_letter_writer, error_policy, producer_settings
 from sinks import find_sink
+from sinks.base import ConnectorContext
 from transforms.converters import Converter, make_converter
 from transforms.errors import TOLERANCES, DeadLetterWriter, ErrorPolicy
 from transforms.smt import TransformChain, parse_chain
@@ -161,12 +162,18 @@ def parse_connector_config(raw: Mapping[str, str], *,
                      for k, why in {**IGNORED, **sink.ignored_keys}.items() if k in raw)
     consumer, reset, consumer_warnings = _consumer_config(raw, common, bootstrap_servers)
     policy = error_policy(common)
-    dead_letters, producer_warnings = dead_letter_writer(raw, common, consumer)
+    producer, producer_warnings = producer_settings(raw)
+    dead_letters = dead_letter_writer(common, consumer, producer)
+    transforms = parse_chain(raw)
+    context = ConnectorContext(
+        name=common["name"], topics=tuple(topics), topics_regex=regex, consumer_config=consumer,
+        producer_settings=producer,
+        transforms=tuple((s.transformation.alias, s.transformation.type_name) for s in transforms.steps))
     return ConnectorConfig(
         name=common["name"],
         connector_class=raw["connector.class"].strip(),
         sink=sink,
-        sink_config=sink.parse(sink.config_def.parse(raw)),
+        sink_config=sink.configure(sink.config_def.parse(raw), context),
         topics=tuple(topics),
         topics_regex=regex,
         key_converter=make_converter("key.converter", common["key.converter"],
@@ -175,7 +182,7 @@ def parse_connector_config(raw: Mapping[str, str], *,
                                        _sub_keys(raw, "value.converter.")),
         consumer_config=consumer,
         auto_offset_reset=reset,
-        transforms=parse_chain(raw),
+        transforms=transforms,
         errors=policy,
         dead_letters=dead_letters,
         warnings=warnings + tuple(consumer_warnings) + tuple(producer_warnings),

@@ -34,9 +34,16 @@ def error_policy(common: Mapping[str, Any]) -> ErrorPolicy:
         connector_name=common["name"])
 
 
-def dead_letter_writer(raw: Mapping[str, str], common: Mapping[str, Any],
-                       consumer_config: Mapping[str, str]) -> tuple[Optional[DeadLetterWriter], list]:
-    """``(writer or None, warnings)`` for the configured dead-letter path.
+def producer_settings(raw: Mapping[str, str]) -> tuple[dict, list]:
+    """``(librdkafka settings, warnings)`` of the ``producer.override.*`` keys."""
+    overrides = {k[len("producer.override."):]: v.strip() for k, v in raw.items()
+                 if k.startswith("producer.override.")}
+    return translate(overrides, prefix="producer.override.")
+
+
+def dead_letter_writer(common: Mapping[str, Any], consumer_config: Mapping[str, str],
+                       producer: Mapping[str, str]) -> Optional[DeadLetterWriter]:
+    """The writer of the configured dead-letter path, or None.
 
     Raises:
       ConfigError: both a topic and a store are set, or the topic is one the connector reads.
@@ -45,21 +52,18 @@ def dead_letter_writer(raw: Mapping[str, str], common: Mapping[str, Any],
     if topic and store:
         raise ConfigError("set one of %s and %s, got %s=%r and %s=%r"
                           % (TOPIC, STORE, TOPIC, topic, STORE, store))
-    overrides = {k[len("producer.override."):]: v.strip() for k, v in raw.items()
-                 if k.startswith("producer.override.")}
-    settings, warnings = translate(overrides, prefix="producer.override.")
     if store:
-        return StoreDeadLetters(store, connector_name=common["name"]), warnings
+        return StoreDeadLetters(store, connector_name=common["name"])
     if not topic:
-        return None, warnings
+        return None
     if topic in common["topics"] or (common["topics.regex"]
                                      and re.fullmatch(common["topics.regex"], topic)):
         source = ("topics=%s" % ",".join(common["topics"]) if common["topics"]
                   else "topics.regex=%s" % common["topics.regex"])
         raise ConfigError("%s=%r must not be a topic the connector reads (%s)" % (TOPIC, topic, source))
-    client = {**admin_config(consumer_config), **settings}
+    client = {**admin_config(consumer_config), **producer}
     client.pop("group.id", None)
     return TopicDeadLetters(
         client, topic, replication_factor=common["errors.deadletterqueue.topic.replication.factor"],
         context_headers=common["errors.deadletterqueue.context.headers.enable"],
-        connector_name=common["name"]), warnings
+        connector_name=common["name"])

@@ -4,7 +4,13 @@
 short linger, Java's partitioner and delivery timeout); :func:`produce_all` produces a batch and returns
 only once every record is acknowledged, turning librdkafka's errors into :class:`RetriableError` or
 :class:`BeamConnectError`; :func:`ensure_topic` creates a topic that is missing, as Kafka Connect does
-for its dead-letter queue.
+for its dead-letter queue (and, with ``topic_config``, a compacted topic).
+
+For transactions (the Kafka sink): :func:`make_transactional_producer` makes a producer with a
+``transactional.id`` and fences the earlier producers of that id; :func:`produce_each` produces records
+to their topics and returns each one's error instead of raising the first, so that a caller can tell
+which records the broker refused; :func:`is_rejection` says whether an error is about the record itself
+(too large, invalid); :func:`transaction_error` turns a failed transaction call into the error to raise.
 
 Callers pass a ready librdkafka config (``bootstrap.servers`` and the security settings). Values of
 keys that may hold a secret (names containing ``password``, ``secret``, ``jaas`` or ``key``) never
@@ -16,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Iterable, List, Mapping, NamedTuple, Optional, Tuple
+from typing import Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -50,6 +56,13 @@ _RETRIABLE_CODES = frozenset((
     KafkaError.NOT_ENOUGH_REPLICAS_AFTER_APPEND, KafkaError.LEADER_NOT_AVAILABLE,
     KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.NETWORK_EXCEPTION,
     KafkaError.KAFKA_STORAGE_ERROR, KafkaError.UNKNOWN_TOPIC_OR_PART,
+))
+
+
+#: Errors that refuse one record for what it is (its size, its content): writing it again fails again.
+REJECTION_CODES = frozenset((
+    KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE, KafkaError.INVALID_RECORD,
+    KafkaError.INVALID_MSG, KafkaError.INVALID_MSG_SIZE, KafkaError._BAD_MSG,
 ))
 
 
@@ -197,6 +210,129 @@ def produce_all(producer: Producer, topic: str, records: Iterable[ProducerRecord
     return delivered  # type: ignore[return-value]
 
 
+def transactional_settings(config: Mapping[str, str], transactional_id: str) -> dict:
+    """``config`` with ``transactional.id``, and a delivery timeout within the transaction's
+    (librdkafka refuses a longer one) unless the caller sets one."""
+    settings = {**config, "transactional.id": transactional_id}
+    if not any(k in settings for k in ("delivery.timeout.ms", "message.timeout.ms")):
+        settings["delivery.timeout.ms"] = settings.get("transaction.timeout.ms", "60000")
+    return settings
+
+
+def check_producer_settings(config: Mapping[str, str]) -> Optional[str]:
+    """librdkafka's complaint about a producer config (secret values hidden), or None when it takes
+    it. Contacts no broker: the producer is closed before it could do anything."""
+    settings = {**PRODUCER_DEFAULTS, **config, "log_level": 0}
+    try:
+        producer = Producer(settings)
+    except (KafkaException, ValueError, TypeError) as exc:
+        return scrubbed(_reason(exc), settings)
+    close = getattr(producer, "close", None)
+    if close is not None:
+        close()
+    return None
+
+
+def make_transactional_producer(config: Mapping[str, str], transactional_id: str, *,
+                                timeout: float = 60.0) -> Producer:
+    """A producer (see :func:`make_producer`) with ``transactional.id`` ``transactional_id``, its
+    transactions initialised.
+
+    Initialising fences every earlier producer with the same id (a zombie of a killed run) and
+    completes or aborts the transaction it left open, so what the transaction state says afterwards
+    is settled.
+
+    Raises:
+      RetriableError: the transaction coordinator did not answer within ``timeout``.
+      BeamConnectError: the producer cannot be made or is not allowed to use transactions.
+    """
+    settings = transactional_settings(config, transactional_id)
+    producer = make_producer(settings)
+    try:
+        producer.init_transactions(timeout)
+    except KafkaException as exc:
+        discard_producer(producer, 0)
+        raise transaction_error(exc, "initialising the transactions of transactional.id=%s on "
+                                "bootstrap.servers=%s" % (transactional_id,
+                                                          settings.get("bootstrap.servers", "?")),
+                                settings) from None
+    return producer
+
+
+def produce_each(producer: Producer, records: Sequence[Tuple[str, ProducerRecord]], *,
+                 timeout: Optional[float] = None) -> List[Optional[KafkaError]]:
+    """Produces each ``(topic, record)`` and waits for every delivery report.
+
+    Unlike :func:`produce_all`, an error does not stop the batch: each record's error is returned in
+    its place (None for a record written), including errors raised when a record is handed to the
+    producer (such as a record larger than its ``message.max.bytes``).
+
+    Raises:
+      RetriableError: some reports did not come within ``timeout``.
+    """
+    errors: List[Optional[KafkaError]] = [None] * len(records)
+    pending = set()
+
+    def report(index):
+        def on_delivery(err, msg):
+            pending.discard(index)
+            if err is not None:
+                errors[index] = err
+        return on_delivery
+
+    for index, (topic, record) in enumerate(records):
+        kwargs = _produce_kwargs(record)
+        kwargs["on_delivery"] = report(index)
+        pending.add(index)
+        while True:
+            try:
+                producer.produce(topic, **kwargs)
+                break
+            except BufferError:
+                producer.poll(0.05)
+            except KafkaException as exc:
+                pending.discard(index)
+                errors[index] = exc.args[0]
+                break
+        producer.poll(0)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    remaining = producer.flush(_slice(deadline))
+    while remaining and (deadline is None or time.monotonic() < deadline):
+        remaining = producer.flush(_slice(deadline))
+    if remaining:
+        raise RetriableError("%d of %d records were not acknowledged within %gs"
+                             % (remaining, len(records), timeout))
+    return errors
+
+
+def is_rejection(error: KafkaError) -> bool:
+    """Whether ``error`` refuses a record for what it is (its size or content), not for a passing
+    reason or the producer's state."""
+    return error.code() in REJECTION_CODES
+
+
+def transaction_error(exc: KafkaException, what: str,
+                      config: Optional[Mapping[str, str]] = None) -> BeamConnectError:
+    """The error to raise for a transaction call (``what``) that raised ``exc``.
+
+    An error that aborting the transaction (or trying again) may get past is a
+    :class:`RetriableError`; a fatal one (the producer fenced by a newer one with the same
+    ``transactional.id``, transactions not allowed) is a :class:`BeamConnectError`.
+    """
+    error = exc.args[0] if exc.args else None
+    if not isinstance(error, KafkaError):
+        return BeamConnectError("%s failed: %s" % (what, scrubbed(str(exc), config or {})))
+    reason = scrubbed("%s (%s)" % (error.str(), error.name()), config or {})
+    if error.fatal():
+        if error.code() in (KafkaError._FENCED, KafkaError.PRODUCER_FENCED,
+                            KafkaError.INVALID_PRODUCER_EPOCH):
+            reason += "; a newer producer with the same transactional.id (another run) took over"
+        return BeamConnectError("%s failed: %s" % (what, reason))
+    if error.retriable() or error.txn_requires_abort() or error.code() in _RETRIABLE_CODES:
+        return RetriableError("%s failed: %s" % (what, reason))
+    return BeamConnectError("%s failed: %s" % (what, reason))
+
+
 def close_producer(producer: Producer, timeout: float = 30.0) -> None:
     """Waits up to ``timeout`` for outstanding deliveries, purges what is left and closes."""
     if producer.flush(timeout):
@@ -207,8 +343,18 @@ def close_producer(producer: Producer, timeout: float = 30.0) -> None:
         close()
 
 
+def discard_producer(producer: Producer, timeout: float = 5.0) -> None:
+    """:func:`close_producer` for a producer that may be in a fatal state (fenced, say), where
+    flushing raises: the error is logged, never raised."""
+    try:
+        close_producer(producer, timeout)
+    except KafkaException as exc:
+        _LOGGER.debug("closing a producer in a failed state: %s", exc.args[0] if exc.args else exc)
+
+
 def ensure_topic(client_config: Mapping[str, str], name: str, partitions: int,
-                 replication_factor: int, *, timeout: float = 30.0) -> bool:
+                 replication_factor: int, *, timeout: float = 30.0,
+                 topic_config: Optional[Mapping[str, str]] = None) -> bool:
     """Creates topic ``name`` if it is missing; an existing topic is left as it is.
 
     As Kafka Connect does for its dead-letter queue, the topics are listed first, so that a principal
@@ -220,6 +366,8 @@ def ensure_topic(client_config: Mapping[str, str], name: str, partitions: int,
       partitions: Partitions of a new topic.
       replication_factor: Its replication factor (-1: the broker's ``default.replication.factor``).
       timeout: Seconds to wait for each broker request.
+      topic_config: Topic settings of a new topic (``cleanup.policy=compact``); an existing topic
+        keeps its own.
 
     Returns:
       Whether the topic was created.
@@ -242,7 +390,8 @@ def ensure_topic(client_config: Mapping[str, str], name: str, partitions: int,
     existing = topics.get(name)
     if existing is not None and existing.error is None:
         return False
-    future = admin.create_topics([NewTopic(name, partitions, replication_factor)],
+    future = admin.create_topics([NewTopic(name, partitions, replication_factor,
+                                           config=dict(topic_config or {}))],
                                  request_timeout=timeout, operation_timeout=timeout)[name]
     try:
         future.result()
@@ -257,6 +406,17 @@ def ensure_topic(client_config: Mapping[str, str], name: str, partitions: int,
     _LOGGER.info("created topic %s (partitions=%d, replication.factor=%d)", name, partitions,
                  replication_factor)
     return True
+
+
+def _produce_kwargs(record: ProducerRecord) -> dict:
+    kwargs = {"key": record.key, "value": record.value}
+    if record.timestamp is not None and record.timestamp > 0:
+        kwargs["timestamp"] = record.timestamp
+    if record.headers:
+        kwargs["headers"] = list(record.headers)
+    if record.partition is not None:
+        kwargs["partition"] = record.partition
+    return kwargs
 
 
 def _retriable(error: KafkaError) -> bool:
