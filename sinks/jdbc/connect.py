@@ -58,11 +58,15 @@ class Connector:
         if target.dialect == "sqlite":
             args["isolation_level"] = None  # transactions are begun explicitly (BEGIN IMMEDIATE)
             args.setdefault("timeout", 30)
-        elif target.dialect == "mysql":
+        options = {}
+        if target.dialect == "mysql":
             args.setdefault("charset", "utf8mb4")
+            # the staging loads' LOAD DATA LOCAL INFILE (allowLoadLocalInfile=false turns it off)
+            args["local_infile"] = str(args.get("local_infile", "true")).strip().lower() != "false"
+            options["local_infile"] = args["local_infile"]
         self.engine = sqlalchemy.create_engine(target.sqlalchemy_url(), connect_args=args,
                                                poolclass=sqlalchemy.pool.NullPool)
-        self.dialect = DIALECT_CLASSES[target.dialect](self.engine.dialect, config.timezone)
+        self.dialect = DIALECT_CLASSES[target.dialect](self.engine.dialect, config.timezone, **options)
         self._raw = None
 
     def scrub(self, text: str) -> str:

@@ -1,8 +1,10 @@
 """What differs between databases: column types, the staging load, the merge statements, errors.
 
 Each :class:`Dialect` maps Connect types to column types as Confluent's JDBC dialects do (the README has
-the table), loads a bundle's rows into a temporary staging table (PostgreSQL: ``COPY``; MySQL/MariaDB
-and SQLite: multi-row ``INSERT``), and writes from there with one set-based statement per bundle and
+the table), loads a bundle's rows into a temporary staging table (PostgreSQL: ``COPY`` of text written
+from the Arrow columns; MySQL/MariaDB: ``LOAD DATA LOCAL INFILE`` of the same text, or multi-row
+``INSERT`` where the server refuses it or the load warns; SQLite: multi-row ``INSERT``), and writes from
+there with one set-based statement per bundle and
 table (``INSERT ... ON CONFLICT`` / ``ON DUPLICATE KEY UPDATE``, ``UPDATE ... FROM``, ``DELETE ...
 WHERE EXISTS``). In upsert and update modes every write and delete is conditional on the source
 coordinates kept with the row: a row is replaced only by a record of a later offset of its partition
@@ -16,11 +18,17 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import logging
+import os
 import re
+import tempfile
 from typing import Optional, Sequence
 from zoneinfo import ZoneInfo
 
 from sinks.jdbc.records import HIDDEN, OFFSET_COLUMN, PARTITION_COLUMN, TOPIC_COLUMN, Column, to_json
+from sinks.jdbc.staging import escape, literal_text
+
+_LOGGER = logging.getLogger(__name__)
 
 STAGE = "__beamconnect_stage"
 OFFSETS_TABLE = "__beamconnect_offsets"
@@ -43,6 +51,7 @@ class Dialect:
     def __init__(self, sa_dialect, timezone: str = "UTC"):
         self._preparer = sa_dialect.identifier_preparer
         self._zone = ZoneInfo(timezone)
+        self.zone_name = timezone
 
     # -- names and types
 
@@ -106,6 +115,24 @@ class Dialect:
             return value
         return value
 
+    def literal(self, value) -> bytes:
+        """The text of an adapted Python value in a staging payload (before escaping)."""
+        return literal_text(value)
+
+    def boolean_text(self, array):
+        """A boolean Arrow array as payload text."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        return pc.cast(pc.cast(array, pa.large_string()), pa.large_binary())
+
+    def bytes_text(self, array):
+        """A binary Arrow array as payload text (escaped)."""
+        import pyarrow as pa
+
+        return escape(pa.array([None if v is None else self.literal(v) for v in array.to_pylist()],
+                               pa.large_binary()))
+
     # -- staging and writes
 
     def create_stage(self, columns_sql: str, table: str) -> list:
@@ -119,7 +146,11 @@ class Dialect:
     def drop_stage(self) -> str:
         return "DROP TABLE IF EXISTS %s" % self.quote(STAGE)
 
-    def load(self, cursor, names: Sequence[str], rows: Sequence[tuple]) -> None:
+    def load(self, cursor, staged) -> None:
+        """Loads a :class:`~sinks.jdbc.staging.Staged` into the staging table."""
+        self.insert_rows(cursor, staged.names, staged.rows())
+
+    def insert_rows(self, cursor, names: Sequence[str], rows: Sequence[tuple]) -> None:
         """Loads rows into the staging table with multi-row INSERTs."""
         stage = self.quote(STAGE)
         cols = ", ".join(self.quote(n) for n in names)
@@ -188,13 +219,19 @@ class PostgresDialect(Dialect):
                 "CREATE TEMPORARY TABLE %s ON COMMIT DROP AS SELECT %s FROM %s WHERE 1 = 0"
                 % (stage, columns_sql, table)]
 
-    def load(self, cursor, names, rows) -> None:
-        """``COPY`` into the staging table (psycopg's text COPY with each value's own dumper)."""
+    def load(self, cursor, staged) -> None:
+        """``COPY ... FROM STDIN`` (text format) of the staged columns' payload."""
         statement = "COPY %s (%s) FROM STDIN" % (self.quote(STAGE),
-                                                ", ".join(self.quote(n) for n in names))
+                                                ", ".join(self.quote(n) for n in staged.names))
+        payload = staged.payload()
         with cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(row)
+            for start in range(0, len(payload), _COPY_CHUNK):
+                copy.write(payload[start:start + _COPY_CHUNK])
+
+    def literal(self, value) -> bytes:
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return b"\\x" + bytes(value).hex().encode()  # bytea's hex input
+        return literal_text(value)
 
     def upsert(self, table, names, keys) -> str:
         sets = ", ".join("%s = EXCLUDED.%s" % (self.quote(n), self.quote(n)) for n in names
@@ -235,10 +272,72 @@ class MySqlDialect(Dialect):
                 "CREATE TEMPORARY TABLE %s AS SELECT %s FROM %s WHERE 1 = 0" % (stage, columns_sql,
                                                                                  table)]
 
+    #: Errors of a server (or client) that does not take ``LOAD DATA LOCAL INFILE``.
+    _NO_LOCAL_INFILE = {1148, 2068, 3948, 4166}
+
+    def __init__(self, sa_dialect, timezone: str = "UTC", local_infile: bool = True):
+        super().__init__(sa_dialect, timezone)
+        self.local_infile = local_infile
+
     def adapt(self, value, kind):
         if isinstance(value, datetime.time) and value.tzinfo is not None:
             value = value.replace(tzinfo=None)
         return super().adapt(value, kind)
+
+    def literal(self, value) -> bytes:
+        if isinstance(value, bool):
+            return b"1" if value else b"0"
+        return literal_text(value)
+
+    def boolean_text(self, array):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        return pc.cast(pc.cast(pc.cast(array, pa.int8()), pa.large_string()), pa.large_binary())
+
+    def bytes_text(self, array):
+        import pyarrow as pa
+
+        return escape(array.cast(pa.large_binary()))
+
+    def load(self, cursor, staged) -> None:
+        """``LOAD DATA LOCAL INFILE`` of the staged payload; multi-row INSERTs where the server refuses
+        it, or where the load reported a warning (LOCAL turns data errors into warnings, so the INSERTs
+        decide: they refuse what strict mode refuses, as they always did)."""
+        if self.local_infile and self._load_data(cursor, staged):
+            return
+        self.insert_rows(cursor, staged.names, staged.rows())
+
+    def _load_data(self, cursor, staged) -> bool:
+        payload = staged.payload()
+        handle, path = tempfile.mkstemp(prefix="beamconnect-", suffix=".tsv")
+        try:
+            with os.fdopen(handle, "wb") as f:
+                f.write(payload)
+            statement = ("LOAD DATA LOCAL INFILE '%s' INTO TABLE %s CHARACTER SET binary FIELDS "
+                         "TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (%s)"
+                         % (path.replace("\\", "\\\\").replace("'", "\\'"), self.quote(STAGE),
+                            ", ".join(self.quote(n) for n in staged.names)))
+            try:
+                cursor.execute(statement)
+            except Exception as exc:
+                error = getattr(exc, "orig", None) or exc
+                args = getattr(error, "args", ())
+                if not (args and args[0] in self._NO_LOCAL_INFILE):
+                    raise
+                _LOGGER.warning("the server refuses LOAD DATA LOCAL INFILE (%s); rows are staged "
+                                "with multi-row INSERTs", args[1] if len(args) > 1 else args[0])
+                self.local_infile = False
+                return False
+            loaded = cursor.rowcount
+            cursor.execute("SELECT @@warning_count")
+            (warnings,) = cursor.fetchone()
+            if loaded == len(staged) and not int(warnings):
+                return True
+            cursor.execute("DELETE FROM %s" % self.quote(STAGE))
+            return False
+        finally:
+            os.unlink(path)
 
     def upsert(self, table, names, keys) -> str:
         # Assignments run left to right and see the values already assigned: the source coordinates
@@ -323,6 +422,8 @@ class SqliteDialect(Dialect):
 
 
 DIALECT_CLASSES = {"postgresql": PostgresDialect, "mysql": MySqlDialect, "sqlite": SqliteDialect}
+
+_COPY_CHUNK = 1 << 20
 
 _LINE = re.compile(r"COPY [^,]+, line (\d+)")
 

@@ -36,7 +36,8 @@ _PARAMETERS = {
     "mysql": {"useSSL": None, "sslMode": None, "requireSSL": None, "serverTimezone": None,
               "characterEncoding": None, "useUnicode": None, "allowPublicKeyRetrieval": None,
               "rewriteBatchedStatements": None, "connectTimeout": "connect_timeout",
-              "user": None, "password": None, "sessionVariables": None, "zeroDateTimeBehavior": None},
+              "user": None, "password": None, "sessionVariables": None, "zeroDateTimeBehavior": None,
+              "allowLoadLocalInfile": "local_infile"},
     "sqlite": {},
 }
 

@@ -4,9 +4,12 @@ Delivery: exactly once into the tables, for every insert mode. Per bundle and ta
 transaction: the offsets table (``__beamconnect_offsets``) says which offset ranges of the bundle's
 source partition the table already holds, and those records are skipped; the rest are reduced (upsert,
 update: the last record per key), loaded into a temporary staging table (``COPY`` on PostgreSQL,
-multi-row ``INSERT`` elsewhere) and written with one statement per operation; then the bundle's window
-of offsets is added to the table's ranges. A replay of any range therefore writes nothing twice, and a
-run killed at any point leaves each bundle in or out as a whole.
+``LOAD DATA LOCAL INFILE`` on MySQL/MariaDB where the server takes it, multi-row ``INSERT`` elsewhere)
+and written with one statement per operation; then the bundle's window of offsets is added to the
+table's ranges. A replay of any range therefore writes nothing twice, and a run killed at any point
+leaves each bundle in or out as a whole. The records stay Arrow columns from the converter to the
+staging load (see :mod:`sinks.jdbc.staging`); only SQLite's and the fallback's ``INSERT`` statements
+bind Python values.
 
 Upsert and update modes also keep each row's source coordinates (``__connect_topic``,
 ``__connect_partition``, ``__connect_offset``) and write conditionally on them: a row is replaced (or
@@ -27,13 +30,16 @@ import logging
 from typing import Optional, Sequence
 
 import apache_beam as beam
+import numpy as np
+import pyarrow as pa
 
 from common.errors import RejectedRecord, RetriableError
 from sinks.base import BundleWriter, Mode, WriteContext
 from sinks.jdbc.connect import Connector
 from sinks.jdbc.dialects import OFFSETS_TABLE, copy_line
-from sinks.jdbc.records import HIDDEN, OFFSET_COLUMN, PARTITION_COLUMN, TOPIC_COLUMN, Shaper, reduce_rows
-from sinks.jdbc.tables import Tables, cast
+from sinks.jdbc.records import HIDDEN, OFFSET_COLUMN, PARTITION_COLUMN, TOPIC_COLUMN, Shaper, reduce_batch
+from sinks.jdbc.staging import Staged
+from sinks.jdbc.tables import Tables
 from transforms.records import ConvertedBundle, WriteResult
 
 _LOGGER = logging.getLogger(__name__)
@@ -109,14 +115,13 @@ class _JdbcWriteFn(BundleWriter):
         rejected: list = []
         parts = []
         for topic, indices in bundle.by_topic():
-            indices = list(range(len(bundle))) if indices is None else indices
-            records = self._shaper.shape(bundle, indices, topic, rejected)
+            records = self._shaper.batch(bundle, indices, topic, rejected)
             parts.append((cfg.table_name(topic), records))
         if rejected:  # as below: the records of the first reason, the others come back on the retry
             reason = rejected[0][1]
             raise RejectedRecord(reason, [o for o, r in rejected if r == reason])
         infos = {name: self._tables.ensure(name, records, cfg.conditional)
-                 for name, records in parts if records.rows}
+                 for name, records in parts if len(records)}
         window = self._window(bundle)
         what = "writing records %d..%d of topic=%s partition=%d" % (
             bundle.offsets[0], bundle.offsets[-1], bundle.topic, bundle.partition)
@@ -138,14 +143,16 @@ class _JdbcWriteFn(BundleWriter):
         written = 0
         found: list = []
         for name, records in parts:
-            rows = records.rows
-            if window is not None:
+            if window is not None and len(records):
                 covered = self._covered(cursor, name, bundle.topic, bundle.partition, window)
                 if covered:
-                    rows = [r for r in rows if not any(s <= r[0] < e for s, e in covered)]
-            if rows:
+                    inside = np.zeros(len(records), dtype=bool)
+                    for s, e in covered:
+                        inside |= (records.offsets >= s) & (records.offsets < e)
+                    records = records.filter(~inside)
+            if len(records):
                 info = infos[name]
-                for op, items in reduce_rows(rows, self._config.insert_mode):
+                for op, items in reduce_batch(records, self._config.insert_mode):
                     found += self._isolating(cursor, op, items, name, records, info, bundle)
                     written += len(items)
             if window is not None:
@@ -167,14 +174,14 @@ class _JdbcWriteFn(BundleWriter):
                 raise
             cursor.execute("ROLLBACK TO SAVEPOINT bc_rows")
             if len(items) == 1:
-                return [(items[0][0], self._connector.scrub(str(_driver_error(exc)).strip()
-                                                            .splitlines()[0]))]
+                return [(int(records.offsets[items[0]]),
+                         self._connector.scrub(str(_driver_error(exc)).strip().splitlines()[0]))]
             line = copy_line(_driver_error(exc))
             if line is not None and 1 <= line <= len(items):  # COPY named the row
-                bad = items[line - 1]
-                rest = items[:line - 1] + items[line:]
-                return (self._isolating(cursor, op, [bad], name, records, info, bundle)
-                        + (self._isolating(cursor, op, rest, name, records, info, bundle) if rest
+                bad = items[line - 1:line]
+                rest = np.concatenate([items[:line - 1], items[line:]])
+                return (self._isolating(cursor, op, bad, name, records, info, bundle)
+                        + (self._isolating(cursor, op, rest, name, records, info, bundle) if len(rest)
                            else []))
             half = len(items) // 2
             return (self._isolating(cursor, op, items[:half], name, records, info, bundle)
@@ -194,24 +201,25 @@ class _JdbcWriteFn(BundleWriter):
             names = [c.name for c in records.columns if c.name in info.columns]
             if conditional:
                 names += [h for h in HIDDEN if h not in names]
-        sources = [key if row is None else row for _, row, key in items]
         fields = {c.name for c in records.columns}
-        columns = []
-        for n in names:  # column by column: one conversion function per column, not per value
+        rows = records.table if len(items) == len(records) else records.table.take(pa.array(items))
+        arrays = []
+        for n in names:
             if n == OFFSET_COLUMN and n not in fields:
-                columns.append([offset for offset, _, _ in items])
+                arrays.append(pa.array(records.offsets[items], pa.int64()))
             elif n == TOPIC_COLUMN and n not in fields:
-                columns.append([bundle.topic] * len(items))
+                arrays.append(pa.repeat(pa.scalar(bundle.topic, pa.string()), len(items)))
             elif n == PARTITION_COLUMN and n not in fields:
-                columns.append([bundle.partition] * len(items))
+                arrays.append(pa.repeat(pa.scalar(bundle.partition, pa.int32()), len(items)))
             else:
-                column = [source.get(n) for source in sources]
-                convert = _converter(dialect, kinds.get(n), info.columns.get(n, "other"))
-                columns.append(column if convert is None else [convert(v) for v in column])
-        rows = list(zip(*columns))
+                arrays.append(rows.column(n))
+        hidden_kinds = {TOPIC_COLUMN: "string", PARTITION_COLUMN: "int32", OFFSET_COLUMN: "int64"}
+        staged = Staged(dialect, names, arrays,
+                        [kinds[n] if n in fields else hidden_kinds.get(n) for n in names],
+                        [info.columns.get(n, "other") for n in names])
         for statement in dialect.create_stage(", ".join(dialect.quote(n) for n in names), table):
             cursor.execute(statement)
-        dialect.load(cursor, names, rows)
+        dialect.load(cursor, staged)
         if op == "delete":
             statement = dialect.delete(table, dialect.quote(name), records.keys, conditional)
         elif cfg.insert_mode == "insert":
@@ -285,22 +293,6 @@ class _JdbcWriteFn(BundleWriter):
             raise RetriableError("offsets %d..%d of topic=%s partition=%d were settled in %s by "
                                  "another writer meanwhile" % (start, end - 1, topic, partition,
                                                                name)) from None
-
-
-_NATURAL = {"int8": "int", "int16": "int", "int32": "int", "int64": "int", "float32": "float",
-            "float64": "float", "string": "string", "boolean": "boolean", "bytes": "bytes"}
-
-
-def _converter(dialect, kind, column_family):
-    """How values of ``kind`` go into a column of ``column_family``: None where the driver takes them
-    as they are, else a function of one value."""
-    if _NATURAL.get(kind) == column_family and dialect.binds_natively(kind):
-        return None
-
-    def convert(value):
-        return dialect.adapt(cast(value, column_family), kind)
-
-    return convert
 
 
 def _driver_error(exc: Exception) -> Exception:
