@@ -101,12 +101,7 @@ class Connector:
         return self.scrub(text)
 
     def close(self) -> None:
-        if self._raw is not None:
-            try:
-                self._raw.close()
-            except Exception:
-                pass
-            self._raw = None
+        self._drop()
         self.engine.dispose()
 
     def _retriable(self, exc: Exception) -> bool:

@@ -196,10 +196,7 @@ def produce_all(producer: Producer, topic: str, records: Iterable[ProducerRecord
                 raise _error(exc.args[0], topic, len(records), config) from None
         producer.poll(0)
 
-    deadline = None if timeout is None else time.monotonic() + timeout
-    remaining = producer.flush(_slice(deadline))
-    while remaining and (deadline is None or time.monotonic() < deadline):
-        remaining = producer.flush(_slice(deadline))
+    remaining = _flush(producer, timeout)
     if remaining:
         producer.purge(in_queue=True, in_flight=False)
         producer.flush(0)
@@ -295,10 +292,7 @@ def produce_each(producer: Producer, records: Sequence[Tuple[str, ProducerRecord
                 errors[index] = exc.args[0]
                 break
         producer.poll(0)
-    deadline = None if timeout is None else time.monotonic() + timeout
-    remaining = producer.flush(_slice(deadline))
-    while remaining and (deadline is None or time.monotonic() < deadline):
-        remaining = producer.flush(_slice(deadline))
+    remaining = _flush(producer, timeout)
     if remaining:
         raise RetriableError("%d of %d records were not acknowledged within %gs"
                              % (remaining, len(records), timeout))
@@ -440,6 +434,16 @@ def _reason(exc) -> str:
     if isinstance(error, KafkaError):
         return error.str()
     return str(error)
+
+
+def _flush(producer: Producer, timeout: Optional[float]) -> int:
+    """Flushes until every queued record is acknowledged or ``timeout`` seconds passed (None: no
+    limit); returns how many are still unacknowledged."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    remaining = producer.flush(_slice(deadline))
+    while remaining and (deadline is None or time.monotonic() < deadline):
+        remaining = producer.flush(_slice(deadline))
+    return remaining
 
 
 def _slice(deadline: Optional[float]) -> float:
