@@ -1,9 +1,10 @@
-"""The life cycle the suite's throwaway database servers share: a directory, a system user, readiness, stop.
+"""The life cycle the suite's throwaway servers share: a directory, a system user, readiness, stop.
 
-:class:`LocalServer` runs one server process on a free loopback port in a temporary directory of its own,
-and makes sure it never outlives the test run:
+:class:`ServerProcess` runs one server process on free loopback ports in a temporary directory of its
+own, and makes sure it never outlives the test run (:class:`LocalServer`, a database server, adds a
+user and a database):
 
-- :meth:`LocalServer.stop` (the fixtures call it in their finalizer) stops it and deletes the directory;
+- :meth:`ServerProcess.stop` (the fixtures call it in their finalizer) stops it and deletes the directory;
 - an ``atexit`` hook stops every server still running when the interpreter exits;
 - the server process is started with a parent-death signal (``PR_SET_PDEATHSIG``), so the kernel stops it
   when the process that started it dies, however it dies (``kill -9``, a crash, a CI cancellation).
@@ -51,12 +52,13 @@ _LOG_TAIL_LINES = 30
 _INSTALL_HINT = "./dev test installs it (Debian packages postgresql and mariadb-server)"
 
 
-class LocalServer(abc.ABC):
-    """A database server process on 127.0.0.1 and a free port, in a temporary directory.
+class ServerProcess(abc.ABC):
+    """A server process on 127.0.0.1 and free ports, in a temporary directory of its own.
 
-    A subclass names the server and implements its set-up, launch, readiness probe, database creation and
-    shutdown. A server is started by :meth:`start` and stopped by :meth:`stop` (or by the safety nets
-    the module docstring lists).
+    A subclass names the server and implements its set-up, launch, readiness probe and shutdown. A server
+    is started by :meth:`start` and stopped by :meth:`stop` (or by the safety nets the module docstring
+    lists); :meth:`pause` and :meth:`resume` stop and start the process again on the same ports and data,
+    for tests of a server that goes away mid-run.
 
     Args:
       options: Extra server command-line options, appended to the launcher's own.
@@ -64,16 +66,16 @@ class LocalServer(abc.ABC):
 
     name: ClassVar[str]
     """The server's name in logs and errors."""
-    system_user: ClassVar[str]
-    """The user the server runs as when the suite runs as root."""
-    database_class: ClassVar[type]
-    """The :class:`Database` subclass whose client talks to this server."""
+    system_user: ClassVar[Optional[str]] = None
+    """The user the server runs as when the suite runs as root (None: the suite's own user)."""
+    port_count: ClassVar[int] = 1
+    """How many free ports the server listens on (:attr:`ports`; :attr:`port` is the first)."""
 
     def __init__(self, options: Sequence[str] = ()):
         self.options = tuple(options)
         self.port: Optional[int] = None
+        self.ports: Sequence[int] = ()
         self.workdir: Optional[pathlib.Path] = None
-        self._password = secrets.token_hex(16)
         self._process: Optional[subprocess.Popen] = None
 
     @property
@@ -85,16 +87,8 @@ class LocalServer(abc.ABC):
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    @property
-    def database(self) -> Database:
-        """The database :data:`USER` works in, with its password; only after :meth:`start`."""
-        if self._process is None:
-            raise BeamConnectError("the local %s server has not been started" % self.name)
-        return self.database_class(host=HOST, port=self.port, database=DATABASE, user=USER,
-                                   password=self._password)
-
-    def start(self, timeout: float = 60.0) -> "LocalServer":
-        """Creates the server's files, starts it, waits until it answers, and creates the user and database.
+    def start(self, timeout: float = 60.0) -> "ServerProcess":
+        """Creates the server's files, starts it and waits until it answers.
 
         Raises:
           BeamConnectError: A binary is missing, a set-up step failed, or the server did not answer within
@@ -106,11 +100,12 @@ class LocalServer(abc.ABC):
         try:
             self.workdir = _make_workdir("beamconnect-%s-" % self.name.lower(), self.system_user)
             _RUNNING.add(self)
-            self.port = free_ports(1)[0]
+            self.ports = tuple(free_ports(self.port_count))
+            self.port = self.ports[0]
             self._initialize()
             self._process = self._launch()
             self._wait_ready(started, timeout)
-            self._create_database(USER, self._password, DATABASE)
+            self._after_start()
         except BaseException:
             self.stop()
             raise
@@ -120,46 +115,58 @@ class LocalServer(abc.ABC):
 
     def stop(self) -> None:
         """Stops the server (by its own shutdown, then by pid) and deletes its directory; idempotent."""
-        process, self._process = self._process, None
-        if process is not None:
-            self._shutdown(process)
-            _LOGGER.info("Stopped %s (pid %d) on %s:%s", self.name, process.pid, HOST, self.port)
+        self.pause()
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
         _RUNNING.discard(self)
 
-    def __enter__(self) -> "LocalServer":
+    def pause(self) -> None:
+        """Stops the server process, keeping its ports and data for :meth:`resume`; idempotent."""
+        process, self._process = self._process, None
+        if process is not None:
+            self._shutdown(process)
+            _LOGGER.info("Stopped %s (pid %d) on %s:%s", self.name, process.pid, HOST, self.port)
+
+    def resume(self, timeout: float = 60.0) -> "ServerProcess":
+        """Starts the server paused by :meth:`pause` again, on the same ports and data."""
+        if self.workdir is None:
+            raise BeamConnectError("the local %s server was never started" % self.name)
+        if self._process is None:
+            self._process = self._launch()
+            self._wait_ready(time.monotonic(), timeout)
+        return self
+
+    def __enter__(self) -> "ServerProcess":
         return self.start()
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
 
-    @abc.abstractmethod
     def _initialize(self) -> None:
-        """Creates the data directory (``initdb``, ``mariadb-install-db``) in :attr:`workdir`."""
+        """Creates the server's files (a data directory, a config file) in :attr:`workdir`."""
 
     @abc.abstractmethod
     def _launch(self) -> subprocess.Popen:
         """Starts the server in the foreground, with :meth:`_popen_options`."""
 
-    @abc.abstractmethod
     def _ping(self) -> bool:
-        """Whether the server's own client tool finds it accepting connections."""
+        """Whether the server answers, beyond accepting TCP connections on :attr:`port`."""
+        return True
 
-    @abc.abstractmethod
-    def _create_database(self, user: str, password: str, database: str) -> None:
-        """Creates the password user and its database, as the server's superuser over the local socket."""
+    def _after_start(self) -> None:
+        """Runs once the server first answers (creating users, databases)."""
 
-    @abc.abstractmethod
     def _shutdown(self, process: subprocess.Popen) -> None:
-        """Stops the server and reaps ``process``, by pid when the server's own shutdown fails."""
+        """Stops the server and reaps ``process``: SIGTERM to its process group, then SIGKILL."""
+        if not kill_group(process, signal.SIGTERM, self.name, 20.0):
+            kill_group(process, signal.SIGKILL, self.name, 10.0)
 
     @abc.abstractmethod
     def _log_files(self) -> Sequence[pathlib.Path]:
         """The files whose tails explain a failed start."""
 
-    def _popen_options(self, death_signal: int) -> Dict[str, object]:
+    def _popen_options(self, death_signal: int = signal.SIGTERM) -> Dict[str, object]:
         """Keyword arguments for ``subprocess.Popen`` of the server: the system user, a session of its own
         (so it can be stopped as a process group) and ``death_signal`` when this process dies."""
         return dict(stdin=subprocess.DEVNULL, cwd=self.workdir, env=client_env(), start_new_session=True,
@@ -168,17 +175,17 @@ class LocalServer(abc.ABC):
     def _make_owned_dir(self, path: pathlib.Path) -> None:
         """Creates a directory only the server's user can enter."""
         path.mkdir(mode=0o700)
-        if os.geteuid() == 0:
+        if os.geteuid() == 0 and self.system_user:
             entry = _system_user(self.system_user)
             os.chown(path, entry.pw_uid, entry.pw_gid)
 
     def _run_tool(self, argv: Sequence[str], what: str, input: Optional[str] = None, as_owner: bool = False,
-                  timeout: float = 60.0) -> subprocess.CompletedProcess:
+                  timeout: float = 60.0, env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
         """Runs one of the server's tools to completion; raises with its output when it fails."""
         try:
             result = subprocess.run(
                 list(argv), input=input, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                timeout=timeout, cwd=self.workdir, env=client_env(),
+                timeout=timeout, cwd=self.workdir, env=env if env is not None else client_env(),
                 **(run_as(self.system_user) if as_owner else {}))
         except subprocess.TimeoutExpired:
             raise BeamConnectError("%s: %s did not finish within %.0f s" % (self.name, what, timeout)) from None
@@ -208,6 +215,48 @@ class LocalServer(abc.ABC):
         return "\n".join(parts) or "(the server wrote no log)"
 
 
+class LocalServer(ServerProcess):
+    """A database server: a :class:`ServerProcess` that creates a password user and a database.
+
+    A subclass also implements the database creation and names its :class:`Database` client.
+    """
+
+    system_user: ClassVar[str]
+    database_class: ClassVar[type]
+    """The :class:`Database` subclass whose client talks to this server."""
+
+    def __init__(self, options: Sequence[str] = ()):
+        super().__init__(options)
+        self._password = secrets.token_hex(16)
+
+    @property
+    def database(self) -> Database:
+        """The database :data:`USER` works in, with its password; only after :meth:`start`."""
+        if self._process is None:
+            raise BeamConnectError("the local %s server has not been started" % self.name)
+        return self.database_class(host=HOST, port=self.port, database=DATABASE, user=USER,
+                                   password=self._password)
+
+    def _after_start(self) -> None:
+        self._create_database(USER, self._password, DATABASE)
+
+    @abc.abstractmethod
+    def _initialize(self) -> None:
+        """Creates the data directory (``initdb``, ``mariadb-install-db``) in :attr:`workdir`."""
+
+    @abc.abstractmethod
+    def _ping(self) -> bool:
+        """Whether the server's own client tool finds it accepting connections."""
+
+    @abc.abstractmethod
+    def _create_database(self, user: str, password: str, database: str) -> None:
+        """Creates the password user and its database, as the server's superuser over the local socket."""
+
+    @abc.abstractmethod
+    def _shutdown(self, process: subprocess.Popen) -> None:
+        """Stops the server and reaps ``process``, by pid when the server's own shutdown fails."""
+
+
 def parent_death_signal(sig: int) -> Callable[[], None]:
     """A ``preexec_fn`` asking Linux to send ``sig`` to the child when its parent dies.
 
@@ -224,9 +273,9 @@ def parent_death_signal(sig: int) -> Callable[[], None]:
     return lambda: prctl(pr_set_pdeathsig, sig)
 
 
-def run_as(user: str) -> Dict[str, object]:
+def run_as(user: Optional[str]) -> Dict[str, object]:
     """``subprocess`` keyword arguments running a child as ``user`` when this process is root, else {}."""
-    if os.geteuid() != 0:
+    if os.geteuid() != 0 or not user:
         return {}
     entry = _system_user(user)
     return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
@@ -278,7 +327,7 @@ def _system_user(user: str) -> pwd.struct_passwd:
         raise BeamConnectError("the system user %r does not exist; %s" % (user, _INSTALL_HINT)) from None
 
 
-def _make_workdir(prefix: str, system_user: str) -> pathlib.Path:
+def _make_workdir(prefix: str, system_user: Optional[str]) -> pathlib.Path:
     """A new temporary directory owned by the server's user, recording which process owns it.
 
     Directories with this prefix whose owner process is gone (a killed run) are deleted first.
@@ -286,7 +335,7 @@ def _make_workdir(prefix: str, system_user: str) -> pathlib.Path:
     _remove_abandoned(prefix)
     workdir = pathlib.Path(tempfile.mkdtemp(prefix=prefix))
     (workdir / _OWNER_FILE).write_text("%d\n" % os.getpid())
-    if os.geteuid() == 0:
+    if os.geteuid() == 0 and system_user:
         entry = _system_user(system_user)
         os.chown(workdir, entry.pw_uid, entry.pw_gid)
     return workdir
@@ -308,7 +357,7 @@ def _tail(text: str, lines: int = _LOG_TAIL_LINES) -> str:
 
 
 # Servers started by this process; stopped at exit so none outlives it.
-_RUNNING: Set[LocalServer] = set()
+_RUNNING: Set[ServerProcess] = set()
 
 
 @atexit.register
