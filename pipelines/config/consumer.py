@@ -1,7 +1,8 @@
 """Kafka Connect's ``consumer.override.*`` and ``producer.override.*`` keys (Java client settings) as
 librdkafka settings.
 
-Most Java consumer keys have the same name in librdkafka. The rest are renamed, translated (a PLAIN
+Most Java client keys have the same name in librdkafka. The rest are renamed (``max.request.size`` is
+``message.max.bytes``; ``buffer.memory``, in bytes, is ``queue.buffering.max.kbytes``), translated (a PLAIN
 or SCRAM ``sasl.jaas.config``), accepted with a warning where they have no effect here, or refused
 with the librdkafka setting to use instead (Java key stores).
 """
@@ -32,7 +33,14 @@ NO_EFFECT = {
     "security.providers": "Java security providers cannot run here",
 }
 
+# Java producer keys whose librdkafka setting has another name (or unit).
+PRODUCER_RENAMED = {
+    "max.request.size": "message.max.bytes",
+}
+
 PRODUCER_NO_EFFECT = {
+    "max.block.ms": "librdkafka's produce() never blocks for metadata; message.timeout.ms bounds "
+                    "delivery",
     "key.serializer": "dead letters carry the records' bytes as read",
     "value.serializer": "dead letters carry the records' bytes as read",
     "interceptor.classes": "Java interceptors cannot run here",
@@ -58,7 +66,8 @@ def translate(overrides: Mapping[str, str], prefix: str = "consumer.override.") 
     """``(librdkafka settings, warnings)`` for the ``consumer.override.`` (or, with ``prefix``,
     ``producer.override.``) keys, prefix stripped."""
     settings, warnings = {}, []
-    no_effect = PRODUCER_NO_EFFECT if prefix.startswith("producer") else NO_EFFECT
+    producer = prefix.startswith("producer")
+    no_effect = PRODUCER_NO_EFFECT if producer else NO_EFFECT
     for key, value in overrides.items():
         full = prefix + key
         if key in KEY_STORES:
@@ -70,9 +79,21 @@ def translate(overrides: Mapping[str, str], prefix: str = "consumer.override.") 
             settings.update(_jaas(value, prefix))
         elif key == "ssl.endpoint.identification.algorithm":
             settings[key] = value or "none"  # Java's "" turns hostname checks off
+        elif producer and key == "buffer.memory":  # bytes in Java, kilobytes in librdkafka
+            settings["queue.buffering.max.kbytes"] = _kilobytes(full, value)
+        elif producer and key in PRODUCER_RENAMED:
+            settings[PRODUCER_RENAMED[key]] = value
         else:
             settings[RENAMED.get(key, key)] = value
     return settings, warnings
+
+
+def _kilobytes(key: str, value: str) -> str:
+    try:
+        size = int(value)
+    except ValueError:
+        raise ConfigError("%s must be a number of bytes, got %r" % (key, value)) from None
+    return str(max(1, size // 1024))
 
 
 def _jaas(value: str, prefix: str) -> dict:

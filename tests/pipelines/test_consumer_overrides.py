@@ -70,3 +70,19 @@ def test_auto_commit_cannot_be_turned_on():
             "name": "c", "connector.class": "files", "topics": "a", "store.url": "/tmp/x",
             "format.class": "parquet", "flush.size": "10",
             "consumer.override.enable.auto.commit": "true"}, bootstrap_servers="127.0.0.1:9092")
+
+
+def test_java_producer_keys_with_other_names_are_renamed():
+    settings, warnings = translate({"max.request.size": "2097152", "buffer.memory": "33554432",
+                                    "max.block.ms": "60000", "linger.ms": "5"},
+                                   prefix="producer.override.")
+
+    assert settings == {"message.max.bytes": "2097152", "queue.buffering.max.kbytes": "32768",
+                        "linger.ms": "5"}
+    assert warnings == ["producer.override.max.block.ms is accepted but has no effect here: "
+                        "librdkafka's produce() never blocks for metadata; message.timeout.ms "
+                        "bounds delivery"]
+
+
+def test_a_consumer_key_of_the_same_name_is_not_renamed():
+    assert translate({"max.request.size": "100"})[0] == {"max.request.size": "100"}
