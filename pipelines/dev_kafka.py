@@ -269,6 +269,23 @@ class LocalKafka:
         self._port = None
         _RUNNING.discard(self)
 
+    def pause(self) -> None:
+        """Stops the broker process, keeping its port and data for :meth:`resume` (for tests of a
+        broker that goes away mid-run); idempotent."""
+        process, self._process = self._process, None
+        if process is not None:
+            stop_process(process, "Kafka broker", _STOP_TIMEOUT_S)
+            _LOGGER.info("Paused the local Kafka broker on 127.0.0.1:%s", self._port)
+
+    def resume(self, timeout: float = 120.0) -> "LocalKafka":
+        """Starts the broker :meth:`pause` stopped again, on the same port and data."""
+        if self._workdir is None:
+            raise BeamConnectError("the local Kafka broker was never started")
+        if self._process is None:
+            self._run_broker(java_executable(), ensure_kafka_jars())
+            self._wait_ready(timeout)
+        return self
+
     def __enter__(self) -> "LocalKafka":
         return self.start()
 
@@ -298,13 +315,20 @@ class LocalKafka:
             raise BeamConnectError("formatting the Kafka storage failed (exit code %d):\n%s"
                                    % (formatted.returncode, _tail(formatted.stdout)))
 
-        self._output = open(workdir / "kafka.out", "wb")
+        self._run_broker(java, libs)
+
+    def _run_broker(self, java: str, libs: pathlib.Path) -> None:
+        workdir = self._workdir
+        class_path = ["-Dlog4j2.configurationFile=%s" % (workdir / "log4j2.xml"), "-cp", str(libs / "*")]
+        if self._output is not None:
+            self._output.close()
+        self._output = open(workdir / "kafka.out", "ab")
         self._process = subprocess.Popen(
-            [java, "-Xms256m", "-Xmx1g"] + class_path + ["kafka.Kafka", str(properties)],
+            [java, "-Xms256m", "-Xmx1g"] + class_path + ["kafka.Kafka", str(workdir / "server.properties")],
             cwd=workdir, stdin=subprocess.DEVNULL, stdout=self._output, stderr=subprocess.STDOUT,
             start_new_session=True, preexec_fn=die_with_parent)
         _LOGGER.info("Started Apache Kafka %s (pid %d) on 127.0.0.1:%d, directory %s",
-                     KAFKA_VERSION, self._process.pid, port, workdir)
+                     KAFKA_VERSION, self._process.pid, self._port, workdir)
 
     def _wait_ready(self, timeout: float) -> None:
         from confluent_kafka import KafkaException

@@ -12,12 +12,15 @@ from tests.conftest import KafkaHelper
 
 @pytest.fixture(scope="session")
 def other_kafka():
-    """Another single-broker cluster from the project's launcher, for the whole session."""
+    """Another single-broker cluster from the project's launcher, for the whole session (``.broker``
+    is the launcher, for tests that stop and restart it)."""
     from pipelines.dev_kafka import LocalKafka
 
     broker = LocalKafka().start()
     try:
-        yield KafkaHelper(broker.bootstrap_servers)
+        helper = KafkaHelper(broker.bootstrap_servers)
+        helper.broker = broker
+        yield helper
     finally:
         broker.stop()
 

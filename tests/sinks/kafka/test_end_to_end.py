@@ -247,6 +247,36 @@ def test_killed_run_then_rerun_writes_every_record_once_on_another_cluster(kafka
     assert len(read_committed(other_kafka.servers, target)) == count
 
 
+def test_the_target_cluster_stopped_and_restarted_mid_run_loses_nothing(kafka, other_kafka,
+                                                                         tmp_path):
+    count = 30_000
+    topic = kafka.topic()
+    target = create_topic(other_kafka.servers, topic)
+    produce(kafka.servers, topic, [(b"k%d" % i, b"v%d" % i, None, None) for i in range(count)])
+    name = _name()
+    config = write_config(tmp_path / "c.json", _config(name, topic, kafka.servers, **{
+        "producer.override.bootstrap.servers": other_kafka.servers}))
+    proc = subprocess.Popen(cli_command("run", config, "--bootstrap-servers", kafka.servers),
+                            cwd=ROOT, env=cli_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while _uncommitted_count(other_kafka.servers, target) < 3000:
+            assert proc.poll() is None, "the run ended before the broker could be stopped"
+            assert time.monotonic() < deadline, "the run wrote nothing within 120 s"
+            time.sleep(0.05)
+        other_kafka.broker.pause()
+        time.sleep(3)
+        assert proc.poll() is None
+    finally:
+        other_kafka.broker.resume()
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr[-3000:]
+    values = [m.value() for m in read_committed(other_kafka.servers, target)]
+    assert len(values) == len(set(values)) == count
+    assert kafka.committed("connect-" + name, topic, 1) == {0: count}
+
+
 def test_streaming_commits_each_bundle_in_its_transaction(kafka, tmp_path):
     from tests.helpers import start_cli
 
