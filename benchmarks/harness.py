@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import resource
 import subprocess
+import sys
+import tempfile
 import time
 from typing import Iterable, Optional
 
@@ -43,3 +45,30 @@ def timed(cmd: list, env: dict) -> tuple:
         raise SystemExit("%s failed:\n%s" % (cmd[:4], proc.stderr[-4000:]))
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return wall, max(peak, before) / 1024.0, proc.stdout
+
+
+# Runs the measured process as its own child and reports its wall time and peak RSS. A process forked
+# straight from the benchmark would count the benchmark's memory (the producer's, the servers'
+# launchers') in its peak, since Linux carries the RSS high-water mark of the forking process over to
+# the child.
+_MEASURE = r"""
+import os, subprocess, sys, time
+start = time.perf_counter()
+proc = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(proc.pid, 0)
+wall = time.perf_counter() - start
+with open(sys.argv[1], "w") as f:
+    f.write("%r %d" % (wall, usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def timed_alone(cmd: list, env: dict) -> tuple:
+    """(wall seconds, peak RSS in MiB, stdout) of one whole process, measured alone."""
+    with tempfile.NamedTemporaryFile("r", suffix=".rusage") as report:
+        proc = subprocess.run([sys.executable, "-c", _MEASURE, report.name, *cmd], cwd=ROOT, env=env,
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SystemExit("%s failed:\n%s" % (cmd[:4], proc.stderr[-4000:]))
+        wall, peak = report.read().split()
+    return float(wall), int(peak) / 1024.0, proc.stdout

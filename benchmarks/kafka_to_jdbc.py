@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -101,32 +100,6 @@ def _connector(store: str, name: str, topic: str, jdbc_url: str, user: str, pass
     return path
 
 
-# Runs the measured process as its own child and reports its wall time and peak RSS. A process forked
-# straight from this one would count this one's memory (the producer's, the servers' launchers') in its
-# peak, since Linux carries the RSS high-water mark of the forking process over to the child.
-_MEASURE = r"""
-import os, subprocess, sys, time
-start = time.perf_counter()
-proc = subprocess.Popen(sys.argv[2:])
-_, status, usage = os.wait4(proc.pid, 0)
-wall = time.perf_counter() - start
-with open(sys.argv[1], "w") as f:
-    f.write("%r %d" % (wall, usage.ru_maxrss))
-sys.exit(os.waitstatus_to_exitcode(status))
-"""
-
-
-def timed(cmd: list, env: dict) -> tuple:
-    """(wall seconds, peak RSS in MiB, stdout) of one whole process, measured alone."""
-    with tempfile.NamedTemporaryFile("r", suffix=".rusage") as report:
-        proc = subprocess.run([sys.executable, "-c", _MEASURE, report.name, *cmd], cwd=ROOT, env=env,
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise SystemExit("%s failed:\n%s" % (cmd[:4], proc.stderr[-4000:]))
-        wall, peak = report.read().split()
-    return float(wall), int(peak) / 1024.0, proc.stdout
-
-
 def bench(kind: str, db, servers: str, topic: str, args, csv_path: str, store: str, env: dict) -> tuple:
     if kind == "postgres":
         bare = [sys.executable, "-c", BARE_POSTGRES,
@@ -134,11 +107,11 @@ def bench(kind: str, db, servers: str, topic: str, args, csv_path: str, store: s
     else:
         bare = [sys.executable, "-c", BARE_MARIADB, db.host, str(db.port), db.user, db.password,
                 db.database, csv_path]
-    bare_wall, bare_mem, out = timed(bare, env)
+    bare_wall, bare_mem, out = harness.timed_alone(bare, env)
     if int(out.strip()) != args.records:
         raise SystemExit("the bare load wrote %s rows, expected %d" % (out.strip(), args.records))
     config = _connector(store, "bench-%s-%s" % (kind, topic), topic, db.jdbc_url, db.user, db.password)
-    run_wall, run_mem, _ = timed([sys.executable, "-m", "pipelines", "run", config,
+    run_wall, run_mem, _ = harness.timed_alone([sys.executable, "-m", "pipelines", "run", config,
                                   "--bootstrap-servers", servers], env)
     rows = db.execute("SELECT count(*), count(DISTINCT id) FROM upserted")
     if rows != [(str(args.keys), str(args.keys))]:
