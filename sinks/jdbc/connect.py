@@ -61,11 +61,16 @@ class Connector:
         options = {}
         if target.dialect == "mysql":
             args.setdefault("charset", "utf8mb4")
-            # the staging loads' LOAD DATA LOCAL INFILE (allowLoadLocalInfile=false turns it off)
+            # the staging loads' LOAD DATA LOCAL INFILE, serving only their own files (local_infile.py);
+            # allowLoadLocalInfile=false turns it off
             args["local_infile"] = str(args.get("local_infile", "true")).strip().lower() != "false"
             options["local_infile"] = args["local_infile"]
         self.engine = sqlalchemy.create_engine(target.sqlalchemy_url(), connect_args=args,
                                                poolclass=sqlalchemy.pool.NullPool)
+        if target.dialect == "mysql" and args["local_infile"]:
+            from sinks.jdbc import local_infile
+
+            sqlalchemy.event.listen(self.engine, "do_connect", local_infile.connect)
         self.dialect = DIALECT_CLASSES[target.dialect](self.engine.dialect, config.timezone, **options)
         self._raw = None
 

@@ -309,6 +309,8 @@ class MySqlDialect(Dialect):
         self.insert_rows(cursor, staged.names, staged.rows())
 
     def _load_data(self, cursor, staged) -> bool:
+        from sinks.jdbc import local_infile  # PyMySQL's, imported only with the driver
+
         payload = staged.payload()
         handle, path = tempfile.mkstemp(prefix="beamconnect-", suffix=".tsv")
         try:
@@ -319,7 +321,8 @@ class MySqlDialect(Dialect):
                          % (path.replace("\\", "\\\\").replace("'", "\\'"), self.quote(STAGE),
                             ", ".join(self.quote(n) for n in staged.names)))
             try:
-                cursor.execute(statement)
+                with local_infile.offering(cursor, path):
+                    cursor.execute(statement)
             except Exception as exc:
                 error = getattr(exc, "orig", None) or exc
                 args = getattr(error, "args", ())

@@ -200,3 +200,44 @@ def test_struct_keys_reduce_by_every_field():
 
     ((op, positions),) = reduce_batch(batch, "upsert")
     assert op == "write" and [int(batch.offsets[p]) for p in positions] == [1, 2]
+
+
+def test_local_infile_serves_only_the_file_the_sinks_load_names(mariadb, tmp_path):
+    from pymysql import err
+
+    from sinks.jdbc.local_infile import GuardedConnection
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not read\n")
+    offered = tmp_path / "staged.tsv"
+    offered.write_text("staged\n")
+    t = table_name()
+    server = mariadb
+    conn = GuardedConnection(host=server.host, port=server.port, user=server.user,
+                             password=server.password, database=server.database, local_infile=True)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("CREATE TABLE %s (v text)" % t)
+            load = "LOAD DATA LOCAL INFILE '%s' INTO TABLE " + t
+            with pytest.raises(err.OperationalError, match="no load of this connection named"):
+                cursor.execute(load % secret)  # asked for outside a load of the sink
+            with conn.offering(str(offered)), pytest.raises(err.OperationalError,
+                                                            match="secret.txt"):
+                cursor.execute(load % secret)  # a load offering another file
+            with conn.offering(str(offered)):
+                cursor.execute(load % offered)
+            cursor.execute("SELECT v FROM %s" % t)
+            assert cursor.fetchall() == (("staged",),)  # the connection stays usable throughout
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("db", ["mariadb"], indirect=True)
+def test_the_sinks_own_loads_use_local_infile(db, caplog):
+    t = table_name()
+    config = db.config(**{"auto.create": "true", "batch.size": "2"})
+    with caplog.at_level(logging.WARNING, logger="sinks.jdbc.dialects"):
+        write(config, bundle(t, [(None, {"v": "x\ty"}), (None, {"v": None})]))
+
+    assert sorted(db.rows(t, "v"), key=lambda r: r[0] or "") == [(None,), ("x\ty",)]
+    assert not [r for r in caplog.records if "LOAD DATA LOCAL INFILE" in r.getMessage()]
