@@ -1,5 +1,6 @@
-"""End to end through the CLI, from the real Kafka broker into PostgreSQL: a run, a rerun, a replay
-from the earliest offset, and a run killed with SIGKILL mid-write, then rerun: every record once."""
+"""End to end through the CLI, from the real Kafka broker into PostgreSQL and MariaDB: a run, a rerun,
+a replay from the earliest offset, and a run killed with SIGKILL mid-write, then rerun: every record
+once."""
 
 import json
 import os
@@ -7,6 +8,7 @@ import signal
 import subprocess
 import time
 
+import pytest
 import sqlalchemy
 
 from tests.helpers import ROOT, cli_command, cli_env, write_config
@@ -37,72 +39,88 @@ def _query(postgres, sql):
         engine.dispose()
 
 
+@pytest.fixture(params=["postgres", "mariadb"])
+def database(request):
+    """The PostgreSQL or the MariaDB database (the tests run once on each)."""
+    return request.getfixturevalue(request.param)
+
+
+def _t(database, name):
+    """``name`` quoted as an identifier of ``database``'s SQL."""
+    return ("`%s`" if database.jdbc_url.startswith("jdbc:mariadb") or
+            database.jdbc_url.startswith("jdbc:mysql") else '"%s"') % name
+
+
+def _counts(database, topic):
+    return "SELECT count(*), count(DISTINCT id) FROM %s" % _t(database, topic)
+
+
 def _run(config, kafka, *args):
     return subprocess.run(cli_command("run", config, "--bootstrap-servers", kafka.servers, *args),
                           cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=300)
 
 
-def test_run_rerun_and_replay_write_each_record_once(kafka, postgres, tmp_path):
+def test_run_rerun_and_replay_write_each_record_once(kafka, database, tmp_path):
     topic = kafka.topic(partitions=1, prefix="e2e")
     kafka.produce(topic, _records(0, 2500), partition=0)
-    config = write_config(tmp_path / "c.json", _config("jdbc-" + topic, topic, postgres))
+    config = write_config(tmp_path / "c.json", _config("jdbc-" + topic, topic, database))
 
     first = _run(config, kafka)
     assert first.returncode == 0, first.stderr[-3000:]
-    assert postgres.password not in first.stdout + first.stderr
-    assert _query(postgres, 'SELECT count(*), count(DISTINCT id) FROM "%s"' % topic) == [(2500, 2500)]
+    assert database.password not in first.stdout + first.stderr
+    assert _query(database, _counts(database, topic)) == [(2500, 2500)]
 
     kafka.produce(topic, _records(0, 500, start=2500), partition=0)
     for args in ((), ("--from", "earliest")):  # the new records; then everything again
         again = _run(config, kafka, *args)
         assert again.returncode == 0, again.stderr[-3000:]
-    assert _query(postgres, 'SELECT count(*), count(DISTINCT id) FROM "%s"' % topic) == [(3000, 3000)]
-    assert _query(postgres, "SELECT start_offset, end_offset FROM __beamconnect_offsets WHERE "
+    assert _query(database, _counts(database, topic)) == [(3000, 3000)]
+    assert _query(database, "SELECT start_offset, end_offset FROM __beamconnect_offsets WHERE "
                             "table_name = '%s'" % topic) == [(0, 3000)]
 
 
-def test_upsert_run_and_replay_keep_the_newest_row_per_key(kafka, postgres, tmp_path):
+def test_upsert_run_and_replay_keep_the_newest_row_per_key(kafka, database, tmp_path):
     topic = kafka.topic(partitions=1, prefix="e2u")
     kafka.produce(topic, [(b"k%d" % (i % 10), json.dumps({"n": i}).encode()) for i in range(3000)],
                   partition=0)
     config = write_config(tmp_path / "c.json", _config(
-        "jdbc-" + topic, topic, postgres, **{"insert.mode": "upsert", "pk.mode": "record_key",
+        "jdbc-" + topic, topic, database, **{"insert.mode": "upsert", "pk.mode": "record_key",
                                              "pk.fields": "k"}))
 
     for args in ((), ("--from", "earliest")):
         run = _run(config, kafka, *args)
         assert run.returncode == 0, run.stderr[-3000:]
 
-    assert _query(postgres, 'SELECT k, n FROM "%s" ORDER BY k' % topic) == [
+    assert _query(database, 'SELECT k, n FROM %s ORDER BY k' % _t(database, topic)) == [
         ("k%d" % k, 2990 + k) for k in range(10)]
 
 
-def test_a_killed_run_then_rerun_leaves_every_record_exactly_once(kafka, postgres, tmp_path):
+def test_a_killed_run_then_rerun_leaves_every_record_exactly_once(kafka, database, tmp_path):
     topic = kafka.topic(partitions=2, prefix="e2k")
     per_partition = 40_000
     for p in range(2):
         kafka.produce(topic, _records(p, per_partition), partition=p)
-    config = write_config(tmp_path / "c.json", _config("jdbc-" + topic, topic, postgres))
+    config = write_config(tmp_path / "c.json", _config("jdbc-" + topic, topic, database))
     cmd = cli_command("run", config, "--bootstrap-servers", kafka.servers)
 
     proc = subprocess.Popen(cmd, cwd=ROOT, env=cli_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        count = _query(postgres, 'SELECT count(*) FROM "%s"' % topic)
+        count = _query(database, 'SELECT count(*) FROM %s' % _t(database, topic))
         if count and count[0][0] >= 3000:
             break
         time.sleep(0.05)
     assert proc.poll() is None, "the run ended before it could be killed"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    before = _query(postgres, 'SELECT count(*) FROM "%s"' % topic)[0][0]
+    before = _query(database, 'SELECT count(*) FROM %s' % _t(database, topic))[0][0]
     assert 3000 <= before < 2 * per_partition
 
     rerun = subprocess.run(cmd, cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=300)
 
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert _query(postgres, 'SELECT count(*), count(DISTINCT id) FROM "%s"' % topic) == [
+    assert _query(database, _counts(database, topic)) == [
         (2 * per_partition, 2 * per_partition)]
 
 
