@@ -96,7 +96,8 @@ def build_streaming_pipeline(pipeline: beam.Pipeline, config: ConnectorConfig,
     """Streaming: an unbounded read from each plan's start; each bundle is committed once written."""
     bundling = config.sink.bundling(config.sink_config)
     bundles = pipeline | "ReadFromKafka" >> ReadFromKafkaUnbounded(
-        plans, config.consumer_config, bundling.flush_size, bundling.rotate_interval_ms)
+        plans, config.consumer_config, bundling.flush_size, bundling.rotate_interval_ms,
+        close_caught_up=bundling.close_caught_up)
     written = process_bundles(config, bundles, Mode.STREAMING, plans)
     committed = written | "CommitOffsets" >> CommitEachWrite(config.consumer_config)
     return Built(written=written, committed=committed)

@@ -45,10 +45,15 @@ class Bundling:
         Streaming: records per bundle at most.
       rotate_interval_ms: ``rotate.interval.ms``. Streaming: a bundle also ends before the first record
         this many ms (record time) past its first record; -1 for never.
+      close_caught_up: Streaming: a bundle also ends once its partition is read to the end (the
+        records a Kafka Connect task's ``put()`` gets at once), so that the records of a quiet topic
+        are written within moments. Sinks whose writes cost little per call (databases, queues)
+        set it; the file sink does not, since it would roll tiny files.
     """
 
     flush_size: int
     rotate_interval_ms: int = -1
+    close_caught_up: bool = False
 
 
 @dataclasses.dataclass

@@ -45,7 +45,7 @@ class JdbcSink(Sink):
         return stored_offsets(config, partitions)
 
     def bundling(self, config: JdbcSinkConfig) -> Bundling:
-        return Bundling(config.batch_size)
+        return Bundling(config.batch_size, close_caught_up=True)
 
     def write(self, config: JdbcSinkConfig, context: WriteContext) -> beam.PTransform:
         from sinks.jdbc.writer import WriteToJdbc

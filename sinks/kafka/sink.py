@@ -82,7 +82,7 @@ class KafkaSink(Sink):
         return store.topic_offsets(config, partitions)
 
     def bundling(self, config: KafkaSinkConfig) -> Bundling:
-        return Bundling(config.flush_size)
+        return Bundling(config.flush_size, close_caught_up=True)
 
     def write(self, config: KafkaSinkConfig, context: WriteContext) -> beam.PTransform:
         return WriteToKafka(config, context)

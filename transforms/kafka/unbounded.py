@@ -43,6 +43,7 @@ class StreamTask:
     start: int
     flush_size: int
     rotate_interval_ms: int  # <= 0: by count only
+    close_caught_up: bool = False  # also close a window once the partition is read to its end
 
 
 class UnboundedPartitionTracker(PartitionRangeTracker):
@@ -112,6 +113,11 @@ class _StreamPartitionFn(beam.DoFn):
             if not messages:
                 if eof is not None and not caught_up:
                     caught_up, idle_since = True, time.monotonic()
+                    if task.close_caught_up and buf.offsets:  # the end came after the records
+                        bundle = self._close(buf, tracker, watermark, counter)
+                        if bundle is None:
+                            return
+                        yield bundle
                 # Only a partition that is at its end and stays there is idle; a slow first fetch
                 # (a loaded broker) must not make the reader defer before it ever reads.
                 if caught_up and time.monotonic() - idle_since >= self._idle_seconds:
@@ -136,19 +142,26 @@ class _StreamPartitionFn(beam.DoFn):
                 chunk = messages[i:i + take]
                 buf.add(chunk, [m.offset() for m in chunk])
                 i += take
-                if not closes:
-                    continue
-                bundle = buf.take()
-                if not tracker.try_claim(bundle.offsets[-1]):
-                    return  # the runner checkpointed: the rest is read again by the residual
-                buf.window_start = bundle.offsets[-1] + 1
-                counter.inc(len(bundle))
-                event_time = Timestamp(micros=max(bundle.timestamps) * 1000)
-                current = watermark.current_watermark()
-                if current is None or event_time > current:
-                    watermark.set_watermark(event_time)
-                progress.report(topic, partition, bundle.offsets[-1] + 1, len(bundle))
-                yield beam.window.TimestampedValue(bundle, event_time)
+                if closes or (task.close_caught_up and caught_up and i == len(messages)):
+                    bundle = self._close(buf, tracker, watermark, counter)
+                    if bundle is None:
+                        return  # the runner checkpointed: the rest is read again by the residual
+                    yield bundle
+
+    @staticmethod
+    def _close(buf, tracker, watermark, counter):
+        """The buffered window as a timestamped bundle, or None when the runner took the rest."""
+        bundle = buf.take()
+        if not tracker.try_claim(bundle.offsets[-1]):
+            return None
+        buf.window_start = bundle.offsets[-1] + 1
+        counter.inc(len(bundle))
+        event_time = Timestamp(micros=max(bundle.timestamps) * 1000)
+        current = watermark.current_watermark()
+        if current is None or event_time > current:
+            watermark.set_watermark(event_time)
+        progress.report(bundle.topic, bundle.partition, bundle.offsets[-1] + 1, len(bundle))
+        return beam.window.TimestampedValue(bundle, event_time)
 
     @staticmethod
     def _advance_idle(watermark, buf) -> None:
@@ -173,16 +186,18 @@ class ReadFromKafkaUnbounded(beam.PTransform):
       consumer_config: librdkafka settings (as for the bounded read).
       flush_size: Records per window at most.
       rotate_interval_ms: Close a window before a record this many ms past its first record (<= 0: never).
+      close_caught_up: Also close a window once the partition is read to its end (what is there now).
       idle_seconds: Defer a partition that delivered nothing for this long.
     """
 
     def __init__(self, plans, consumer_config: Mapping[str, str], flush_size: int,
-                 rotate_interval_ms: int = -1, idle_seconds: float = 1.0):
+                 rotate_interval_ms: int = -1, idle_seconds: float = 1.0,
+                 close_caught_up: bool = False):
         super().__init__()
         if flush_size < 1:
             raise ValueError("flush_size must be at least 1, got %r" % flush_size)
-        self._tasks = [StreamTask(p.topic, p.partition, p.start, flush_size, rotate_interval_ms)
-                       for p in plans]
+        self._tasks = [StreamTask(p.topic, p.partition, p.start, flush_size, rotate_interval_ms,
+                                  close_caught_up) for p in plans]
         self._config = {**READER_DEFAULTS, **consumer_config, **READER_FIXED}
         self._idle_seconds = idle_seconds
 

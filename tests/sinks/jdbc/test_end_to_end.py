@@ -137,25 +137,25 @@ def _wait_rows(postgres, topic, count, proc, timeout=90):
 
 
 def test_streaming_writes_as_records_arrive_and_a_restart_goes_on(kafka, postgres, tmp_path):
-    """A streaming bundle closes at batch.size records (there is no time-based close yet), so the
-    test produces whole bundles."""
+    """A streaming bundle closes at batch.size records or once the partition is read to its end, so
+    a few records are written within moments, as a Kafka Connect task's put() would write them."""
     topic = kafka.topic(partitions=1, prefix="e2s")
     kafka.produce(topic, _records(0, 30), partition=0)
     config = write_config(tmp_path / "c.json", _config("jdbc-" + topic, topic, postgres,
-                                                       **{"batch.size": "10"}))
+                                                       **{"batch.size": "1000"}))
     cmd = cli_command("run", config, "--bootstrap-servers", kafka.servers, "--mode", "streaming")
-    for produced in (30, 50):
+    for produced in (30, 42):
         proc = subprocess.Popen(cmd, cwd=ROOT, env=cli_env(), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, start_new_session=True)
         try:
             _wait_rows(postgres, topic, produced, proc)
-            kafka.produce(topic, _records(0, 10, start=produced), partition=0)
-            _wait_rows(postgres, topic, produced + 10, proc)
+            kafka.produce(topic, _records(0, 7, start=produced), partition=0)
+            _wait_rows(postgres, topic, produced + 7, proc)
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.communicate(timeout=60)
         if produced == 30:  # while it is stopped
-            kafka.produce(topic, _records(0, 10, start=40), partition=0)
-    assert _query(postgres, 'SELECT count(*), count(DISTINCT id) FROM "%s"' % topic) == [(60, 60)]
+            kafka.produce(topic, _records(0, 5, start=37), partition=0)
+    assert _query(postgres, 'SELECT count(*), count(DISTINCT id) FROM "%s"' % topic) == [(49, 49)]
     assert _query(postgres, "SELECT start_offset, end_offset FROM __beamconnect_offsets WHERE "
-                            "table_name = '%s'" % topic) == [(0, 60)]
+                            "table_name = '%s'" % topic) == [(0, 49)]
