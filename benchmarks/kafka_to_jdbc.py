@@ -4,12 +4,16 @@ Produces N (default 1,000,000) JSON records with K (default 100,000) distinct id
 topic, then, in the same run, times as whole processes:
   (a) a bare client bulk-loading the same N rows into a table of the same columns: ``COPY ... FROM
       STDIN`` with psycopg for PostgreSQL, ``LOAD DATA LOCAL INFILE`` with PyMySQL for MariaDB;
+  (c) a bare client doing the sink's writes: each batch of ``batch.size`` rows bulk-loaded into a
+      staging table (COPY / LOAD DATA LOCAL INFILE), then merged into a table keyed by id, the
+      newest row of each id winning (``INSERT ... ON CONFLICT DO UPDATE`` / ``ON DUPLICATE KEY
+      UPDATE``), one transaction per batch;
   (b) ``python -m pipelines run`` with the JDBC sink: ``insert.mode=upsert``, ``pk.mode=record_value``,
       ``pk.fields=id``, ``auto.create=true`` (each bundle reduced to the last record per id, written
       with the dialect's fast path), checked to leave K rows holding each id's newest record.
 Prints both rates in records/s, each process's own peak memory (its maximum resident set, measured by a
-small parent of its own, so that this process's memory does not count) and the ratio b/a per database
-(the project's target: 0.5).
+small parent of its own, so that this process's memory does not count) and the ratios b/a and b/c per
+database (the project's target for b/a: 0.5).
 
     .venv/bin/python benchmarks/kafka_to_jdbc.py [--records N] [--keys K] [--only postgres|mariadb]
 
@@ -65,6 +69,61 @@ with conn.cursor() as cur:
 conn.close()
 """
 
+# The same writes as the sink's, by a bare client: each batch of BATCH_SIZE rows staged in bulk, then
+# merged into a table keyed by id, the newest row of each id winning.
+UPSERT_COLUMNS = "user_name, event, amount, ts, country"
+
+BARE_POSTGRES_UPSERT = r"""
+import itertools, sys, psycopg
+url, path, batch = sys.argv[1], sys.argv[2], int(sys.argv[3])
+columns = "%s"
+with psycopg.connect(url, autocommit=True) as conn:
+    conn.execute("CREATE TABLE bare_upsert (id bigint PRIMARY KEY, user_name text, event text, "
+                 "amount double precision, ts bigint, country text)")
+    conn.execute("CREATE TEMP TABLE stage (ord bigserial, id bigint, user_name text, event text, "
+                 "amount double precision, ts bigint, country text)")
+    merge = ("INSERT INTO bare_upsert SELECT DISTINCT ON (id) id, %%s FROM stage ORDER BY id, ord DESC "
+             "ON CONFLICT (id) DO UPDATE SET %%s" %% (columns, ", ".join(
+                 "%%s = EXCLUDED.%%s" %% (c, c) for c in columns.split(", "))))
+    with open(path, "rb") as f:
+        while lines := list(itertools.islice(f, batch)):
+            with conn.transaction():
+                with conn.cursor().copy("COPY stage (id, %%s) FROM STDIN WITH (FORMAT csv)" %% columns) as copy:
+                    copy.write(b"".join(lines))
+                conn.execute(merge)
+                conn.execute("TRUNCATE stage")
+    print(conn.execute("SELECT count(*) FROM bare_upsert").fetchone()[0])
+""" % UPSERT_COLUMNS
+
+BARE_MARIADB_UPSERT = r"""
+import itertools, os, sys, tempfile, pymysql
+host, port, user, password, database, path, batch = sys.argv[1:8]
+columns = "%s"
+conn = pymysql.connect(host=host, port=int(port), user=user, password=password, database=database,
+                       local_infile=True)
+with conn.cursor() as cur:
+    cur.execute("CREATE TABLE bare_upsert (id bigint PRIMARY KEY, user_name text, event text, "
+                "amount double, ts bigint, country text)")
+    cur.execute("CREATE TEMPORARY TABLE stage (ord bigint AUTO_INCREMENT PRIMARY KEY, id bigint, "
+                "user_name text, event text, amount double, ts bigint, country text)")
+    merge = ("INSERT INTO bare_upsert SELECT id, %%s FROM stage ORDER BY ord ON DUPLICATE KEY UPDATE %%s"
+             %% (columns, ", ".join("%%s = VALUES(%%s)" %% (c, c) for c in columns.split(", "))))
+    with open(path, "rb") as f:
+        while lines := list(itertools.islice(f, int(batch))):
+            with tempfile.NamedTemporaryFile(suffix=".csv") as chunk:
+                chunk.write(b"".join(lines))
+                chunk.flush()
+                cur.execute("LOAD DATA LOCAL INFILE %%s INTO TABLE stage FIELDS TERMINATED BY ',' "
+                            "OPTIONALLY ENCLOSED BY '\"' LINES TERMINATED BY '\n' (id, %%s)"
+                            %% ("%%s", columns), (chunk.name,))
+            cur.execute(merge)
+            cur.execute("DELETE FROM stage")
+            conn.commit()
+    cur.execute("SELECT count(*) FROM bare_upsert")
+    print(cur.fetchone()[0])
+conn.close()
+""" % UPSERT_COLUMNS
+
 
 def _record(rng: random.Random, i: int, keys: int) -> dict:
     return {"id": i % keys, "user_name": "user-%06d" % rng.randrange(1_000_000),
@@ -110,13 +169,20 @@ def bench(kind: str, db, servers: str, topic: str, args, csv_path: str, store: s
     bare_wall, bare_mem, out = harness.timed_alone(bare, env)
     if int(out.strip()) != args.records:
         raise SystemExit("the bare load wrote %s rows, expected %d" % (out.strip(), args.records))
+    if kind == "postgres":
+        upsert = [sys.executable, "-c", BARE_POSTGRES_UPSERT, bare[3], csv_path, str(BATCH_SIZE)]
+    else:
+        upsert = [sys.executable, "-c", BARE_MARIADB_UPSERT, *bare[3:8], csv_path, str(BATCH_SIZE)]
+    upsert_wall, upsert_mem, out = harness.timed_alone(upsert, env)
+    if int(out.strip()) != args.keys:
+        raise SystemExit("the bare upsert left %s rows, expected %d" % (out.strip(), args.keys))
     config = _connector(store, "bench-%s-%s" % (kind, topic), topic, db.jdbc_url, db.user, db.password)
     run_wall, run_mem, _ = harness.timed_alone([sys.executable, "-m", "pipelines", "run", config,
                                   "--bootstrap-servers", servers], env)
     rows = db.execute("SELECT count(*), count(DISTINCT id) FROM upserted")
     if rows != [(str(args.keys), str(args.keys))]:
         raise SystemExit("the %s table holds %r rows, expected %d" % (kind, rows, args.keys))
-    return bare_wall, bare_mem, run_wall, run_mem
+    return (bare_wall, bare_mem), (upsert_wall, upsert_mem), (run_wall, run_mem)
 
 
 def main() -> int:
@@ -145,15 +211,19 @@ def main() -> int:
             for kind in kinds:
                 launcher = LocalPostgres() if kind == "postgres" else LocalMariaDB()
                 with launcher as server:
-                    bare_wall, bare_mem, run_wall, run_mem = bench(
+                    (bare_wall, bare_mem), (upsert_wall, upsert_mem), (run_wall, run_mem) = bench(
                         kind, server.database, servers, topic, args, csv_path, store, env)
                 bare_rate, run_rate = args.records / bare_wall, args.records / run_wall
+                upsert_rate = args.records / upsert_wall
                 what = "COPY" if kind == "postgres" else "LOAD DATA LOCAL INFILE"
                 print("%s (a) bare %s: %10.0f records/s  (%.2fs, peak %.0f MiB)"
                       % (kind, what, bare_rate, bare_wall, bare_mem))
+                print("%s (c) bare batched upsert: %7.0f records/s  (%.2fs, peak %.0f MiB)"
+                      % (kind, upsert_rate, upsert_wall, upsert_mem))
                 print("%s (b) beamconnect upsert: %8.0f records/s  (%.2fs, peak %.0f MiB)"
                       % (kind, run_rate, run_wall, run_mem))
-                print("%s ratio b/a: %.2f" % (kind, run_rate / bare_rate))
+                print("%s ratio b/a: %.2f   b/c: %.2f" % (kind, run_rate / bare_rate,
+                                                          run_rate / upsert_rate))
     finally:
         broker.stop()
     return 0
