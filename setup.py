@@ -29,6 +29,8 @@ setup(
         "aws": ["boto3>=1.34,<2"],  # the file sink's s3:// stores
         # the JDBC sink: SQLAlchemy Core (dialects, reflection, quoting), psycopg 3 (COPY) and PyMySQL
         "jdbc": ["sqlalchemy>=2.0,<2.2", "psycopg[binary]>=3.1,<4", "pymysql>=1.1,<2"],
+        # the NATS JetStream sink: the official asyncio client (nkeys too for nats.creds.file)
+        "nats": ["nats-py>=2.16,<3"],
         # The suite's object stores are real servers from PyPI: moto's S3 server and a GCS emulator.
         "test": ["pytest>=8", "moto[server]>=5,<6", "gcp-storage-emulator>=2024.8"],
     },

@@ -7,10 +7,12 @@ from sinks.base import Sink
 from sinks.files import FilesSink
 from sinks.jdbc import JdbcSink
 from sinks.kafka import KafkaSink
+from sinks.queues.nats import NatsSink
 
 _FILES = FilesSink()
 _JDBC = JdbcSink()
 _KAFKA = KafkaSink()
+_NATS = NatsSink()
 SINKS = {
     "files": _FILES,
     "io.confluent.connect.s3.S3SinkConnector": _FILES,
@@ -19,6 +21,7 @@ SINKS = {
     "io.confluent.connect.jdbc.JdbcSinkConnector": _JDBC,
     "io.debezium.connector.jdbc.JdbcSinkConnector": _JDBC,
     "kafka": _KAFKA,
+    "nats": _NATS,
 }
 
 
