@@ -31,6 +31,10 @@ setup(
         "jdbc": ["sqlalchemy>=2.0,<2.2", "psycopg[binary]>=3.1,<4", "pymysql>=1.1,<2"],
         # the NATS JetStream sink: the official asyncio client (nkeys too for nats.creds.file)
         "nats": ["nats-py>=2.16,<3"],
+        # the MQTT sink: Eclipse Paho, the reference client (MQTT 5 user properties, PUBACK reason codes)
+        "mqtt": ["paho-mqtt>=2.0,<3"],
+        # the Redis Streams sink: redis-py, Redis's own client (pipelines, Lua scripts)
+        "redis": ["redis>=5.0,<9"],
         # The suite's object stores are real servers from PyPI: moto's S3 server and a GCS emulator.
         "test": ["pytest>=8", "moto[server]>=5,<6", "gcp-storage-emulator>=2024.8"],
     },

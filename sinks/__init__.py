@@ -7,11 +7,16 @@ from sinks.base import Sink
 from sinks.files import FilesSink
 from sinks.jdbc import JdbcSink
 from sinks.kafka import KafkaSink
+from sinks.queues.mqtt import MqttSink
+from sinks.queues.redis import RedisSink
 from sinks.queues.nats import NatsSink
 
 _FILES = FilesSink()
 _JDBC = JdbcSink()
 _KAFKA = KafkaSink()
+_MQTT = MqttSink()
+_REDIS = RedisSink()
+_REDIS_KAFKA_CONNECT = RedisSink(body="value")  # redis-kafka-connect writes the value's fields
 _NATS = NatsSink()
 SINKS = {
     "files": _FILES,
@@ -21,6 +26,10 @@ SINKS = {
     "io.confluent.connect.jdbc.JdbcSinkConnector": _JDBC,
     "io.debezium.connector.jdbc.JdbcSinkConnector": _JDBC,
     "kafka": _KAFKA,
+    "mqtt": _MQTT,
+    "io.confluent.connect.mqtt.MqttSinkConnector": _MQTT,
+    "redis": _REDIS,
+    "com.redis.kafka.connect.RedisSinkConnector": _REDIS_KAFKA_CONNECT,
     "nats": _NATS,
 }
 
