@@ -7,6 +7,7 @@ from sinks.base import Sink
 from sinks.files import FilesSink
 from sinks.jdbc import JdbcSink
 from sinks.kafka import KafkaSink
+from sinks.queues.activemq import ActiveMQSink
 from sinks.queues.mqtt import MqttSink
 from sinks.queues.redis import RedisSink
 from sinks.queues.nats import NatsSink
@@ -14,6 +15,7 @@ from sinks.queues.nats import NatsSink
 _FILES = FilesSink()
 _JDBC = JdbcSink()
 _KAFKA = KafkaSink()
+_ACTIVEMQ = ActiveMQSink()
 _MQTT = MqttSink()
 _REDIS = RedisSink()
 _REDIS_KAFKA_CONNECT = RedisSink(body="value")  # redis-kafka-connect writes the value's fields
@@ -26,6 +28,8 @@ SINKS = {
     "io.confluent.connect.jdbc.JdbcSinkConnector": _JDBC,
     "io.debezium.connector.jdbc.JdbcSinkConnector": _JDBC,
     "kafka": _KAFKA,
+    "activemq": _ACTIVEMQ,
+    "io.confluent.connect.jms.ActiveMqSinkConnector": _ACTIVEMQ,
     "mqtt": _MQTT,
     "io.confluent.connect.mqtt.MqttSinkConnector": _MQTT,
     "redis": _REDIS,
