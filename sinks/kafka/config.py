@@ -18,6 +18,7 @@ from typing import Any, Mapping, Optional
 from common.configdef import ConfigDef, ConfigKey
 from common.errors import ConfigError
 from sinks.base import ConnectorContext
+from sinks.encoding import check_raw_edits
 from transforms.kafka.planning import admin_config
 from transforms.kafka.producer import check_producer_settings, transactional_settings
 
@@ -152,7 +153,8 @@ class KafkaSinkConfig:
                 "source cluster, and without transforms each record goes back to the topic it was "
                 "read from (%s): rename the target topic with a RegexRouter or TimestampRouter "
                 "transform, or set producer.override.bootstrap.servers to another cluster" % source)
-        _check_raw_edits(connector.transforms, key_format, value_format)
+        check_raw_edits(connector.transforms, {"key": ("kafka.key.format", key_format),
+                                               "value": ("kafka.value.format", value_format)})
         problem = check_producer_settings(transactional_settings(producer_config, "check"))
         if problem:
             raise ConfigError("the producer settings (producer.override.*) are invalid: %s" % problem)
@@ -163,17 +165,6 @@ class KafkaSinkConfig:
                                   if not _PRODUCER_ONLY.match(k)},
                    same_cluster=same, offsets_topic=values["kafka.offsets.topic"],
                    offsets_replication_factor=values["kafka.offsets.topic.replication.factor"])
-
-
-def _check_raw_edits(transforms, key_format: str, value_format: str) -> None:
-    """Refuses a transform that edits keys or values whose edits ``raw`` would not write."""
-    for alias, kind in transforms:
-        edits = ("value" if kind.endswith("$Value") else
-                 "key" if kind.endswith("$Key") or kind.rsplit(".", 1)[-1] == "ValueToKey" else None)
-        if edits and (key_format if edits == "key" else value_format) == "raw":
-            raise ConfigError("transforms.%s.type=%r edits the record %ss, which kafka.%s.format=raw "
-                              "writes as read: set kafka.%s.format to string or json"
-                              % (alias, kind, edits, edits, edits))
 
 
 def _format(key: str, value: str) -> str:

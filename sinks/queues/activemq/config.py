@@ -25,6 +25,7 @@ from typing import Any, Mapping, Optional
 from common.configdef import NO_DEFAULT, ConfigDef, ConfigKey
 from common.errors import ConfigError
 from sinks.base import ConnectorContext
+from sinks.encoding import check_raw_edits
 from sinks.queues.publish import PublishSettings
 
 #: ``jms.message.format`` values and the body each sends: a text or a bytes message.
@@ -288,13 +289,8 @@ class ActiveMQSinkConfig:
         """
         url = parse_url(values["activemq.url"])
         message_format = _message_format(values["jms.message.format"])
-        if message_format == "bytes":
-            for alias, kind in connector.transforms:
-                if kind.endswith("$Value"):
-                    raise ConfigError(
-                        "transforms.%s.type=%r edits the record values, which "
-                        "jms.message.format=bytes sends as read: set jms.message.format to string "
-                        "or json" % (alias, kind))
+        check_raw_edits(connector.transforms, {"value": ("jms.message.format", message_format)},
+                        raw="bytes")
         ca_location = values["activemq.ssl.ca.location"]
         if ca_location is not None and not url.tls:
             raise ConfigError("activemq.ssl.ca.location is set but activemq.url=%r connects without "

@@ -32,6 +32,7 @@ from typing import Any, Mapping, Optional
 from common.configdef import ConfigDef, ConfigKey, NO_DEFAULT, Password
 from common.errors import ConfigError
 from sinks.base import ConnectorContext
+from sinks.encoding import check_raw_edits
 from sinks.queues.messages import FORMATS
 
 TOPIC_TOKEN = "${topic}"
@@ -223,8 +224,8 @@ class MqttSinkConfig:
         if values["mqtt.protocol.version"] == "3.1.1" and key_format != "raw":
             raise ConfigError("mqtt.key.format=%r has no effect with mqtt.protocol.version=3.1.1, "
                               "which publishes values only: leave it out or use MQTT 5" % key_format)
-        _check_raw_edits(connector.transforms, {"key": ("mqtt.key.format", key_format),
-                                               "value": ("mqtt.value.format", value_format)})
+        check_raw_edits(connector.transforms, {"key": ("mqtt.key.format", key_format),
+                                              "value": ("mqtt.value.format", value_format)})
         return cls(
             name=connector.name, servers=servers, username=values["mqtt.username"],
             password=Password(values["mqtt.password"]), qos=qos,
@@ -248,22 +249,6 @@ def topic_problem(topic: str) -> Optional[str]:
     if len(topic.encode("utf-8")) > 65535:
         return "a topic may hold at most 65535 bytes"
     return None
-
-
-def _check_raw_edits(transforms, formats: Mapping[str, tuple]) -> None:
-    """Refuses a transform that edits keys or values which a ``raw`` format writes as read.
-
-    Args:
-      transforms: ``(alias, type)`` of each transform.
-      formats: ``{"key": (config key, format), "value": (config key, format)}``.
-    """
-    for alias, kind in transforms:
-        edits = ("value" if kind.endswith("$Value") else
-                 "key" if kind.endswith("$Key") or kind.rsplit(".", 1)[-1] == "ValueToKey" else None)
-        if edits and formats[edits][1] == "raw":
-            raise ConfigError("transforms.%s.type=%r edits the record %ss, which %s=raw writes as "
-                              "read: set %s to string or json"
-                              % (alias, kind, edits, formats[edits][0], formats[edits][0]))
 
 
 def _server(uri: str) -> Server:

@@ -18,6 +18,7 @@ from typing import Any, Mapping, Optional, Tuple
 from common.configdef import ConfigDef, ConfigKey
 from common.errors import ConfigError
 from sinks.base import ConnectorContext
+from sinks.encoding import check_raw_edits
 from sinks.queues.messages import FORMATS, Message
 from sinks.queues.publish import PublishSettings
 
@@ -242,7 +243,8 @@ class NatsSinkConfig:
         create = _stream_spec(values, stream, subject)
         key_format, value_format = values["nats.key.format"], values["nats.value.format"]
         if connector is not None:
-            _check_raw_edits(connector.transforms, key_format, value_format)
+            check_raw_edits(connector.transforms, {"key": ("nats.key.format", key_format),
+                                                   "value": ("nats.value.format", value_format)})
         return cls(servers=servers, username=username or None, password=password,
                    token=token or None, creds_file=creds or None, tls=tls,
                    tls_ca_file=tls_files["nats.tls.ca.file"] or None,
@@ -356,14 +358,3 @@ def _stream_spec(values: Mapping[str, Any], stream: Optional[str],
 
 def _shown(value: Any) -> str:
     return ",".join(value) if isinstance(value, tuple) else str(value)
-
-
-def _check_raw_edits(transforms, key_format: str, value_format: str) -> None:
-    """Refuses a transform that edits keys or values that ``raw`` would send as read."""
-    for alias, kind in transforms:
-        edits = ("value" if kind.endswith("$Value") else
-                 "key" if kind.endswith("$Key") or kind.rsplit(".", 1)[-1] == "ValueToKey" else None)
-        if edits and (key_format if edits == "key" else value_format) == "raw":
-            raise ConfigError("transforms.%s.type=%r edits the record %ss, which nats.%s.format=raw "
-                              "sends as read: set nats.%s.format to string or json"
-                              % (alias, kind, edits, edits, edits))

@@ -30,6 +30,7 @@ from typing import Any, Mapping
 from common.configdef import ConfigDef, ConfigKey, Password
 from common.errors import ConfigError
 from sinks.base import ConnectorContext
+from sinks.encoding import check_raw_edits
 from sinks.queues.messages import FORMATS
 
 TOPIC_TOKEN = "${topic}"
@@ -229,7 +230,7 @@ class RedisSinkConfig:
             key_format, value_format = "raw", "json"
         else:
             key_format, value_format = key_format or "raw", value_format or "raw"
-            _check_raw_edits(connector.transforms,
+            check_raw_edits(connector.transforms,
                             {"key": ("redis.entry.key.format", key_format),
                              "value": ("redis.entry.value.format", value_format)})
         return cls(name=connector.name, target=_target(values), stream_format=stream_format,
@@ -239,22 +240,6 @@ class RedisSinkConfig:
                    offsets_key=values["redis.offsets.key"] or "beamconnect:offsets:%s" % connector.name,
                    wait_replicas=values["redis.wait.replicas"],
                    wait_timeout_ms=values["redis.wait.timeout"], flush_size=values["flush.size"])
-
-
-def _check_raw_edits(transforms, formats: Mapping[str, tuple]) -> None:
-    """Refuses a transform that edits keys or values which a ``raw`` format writes as read.
-
-    Args:
-      transforms: ``(alias, type)`` of each transform.
-      formats: ``{"key": (config key, format), "value": (config key, format)}``.
-    """
-    for alias, kind in transforms:
-        edits = ("value" if kind.endswith("$Value") else
-                 "key" if kind.endswith("$Key") or kind.rsplit(".", 1)[-1] == "ValueToKey" else None)
-        if edits and formats[edits][1] == "raw":
-            raise ConfigError("transforms.%s.type=%r edits the record %ss, which %s=raw writes as "
-                              "read: set %s to string or json"
-                              % (alias, kind, edits, formats[edits][0], formats[edits][0]))
 
 
 def _target(values: Mapping[str, Any]) -> RedisTarget:

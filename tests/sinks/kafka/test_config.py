@@ -121,11 +121,16 @@ def test_producer_settings_the_transactions_need_cannot_be_overridden(key, value
 def test_producer_settings_librdkafka_refuses_are_config_errors():
     with pytest.raises(ConfigError, match=re.escape(
             "the producer settings (producer.override.*) are invalid: No such configuration "
-            "property: \"max.request.size\"")):
-        _parse(**{"producer.override.max.request.size": "2000000"})
+            "property: \"partitioner.class\"")):
+        _parse(**{"producer.override.partitioner.class": "org.example.MyPartitioner"})
     with pytest.raises(ConfigError, match=re.escape("producer.override.*) are invalid")):
         _parse(**{"producer.override.transaction.timeout.ms": "10000",
                   "producer.override.delivery.timeout.ms": "20000"})
+
+
+def test_java_producer_keys_reach_librdkafka_under_its_names():
+    config = _parse(**{"producer.override.max.request.size": "2000000"})
+    assert config.producer_config["message.max.bytes"] == "2000000"
 
 
 def test_the_command_lines_bootstrap_servers_reach_the_sink_too():

@@ -118,7 +118,7 @@ def test_bytes_sends_values_as_read_so_value_edits_are_refused():
     assert _config(**{"jms.message.format": "bytes"}).sink_config.publish_settings().value_format == "raw"
     with pytest.raises(ConfigError, match=re.escape(
             "transforms.mask.type='org.apache.kafka.connect.transforms.MaskField$Value' edits the "
-            "record values, which jms.message.format=bytes sends as read")):
+            "record values, which jms.message.format=bytes writes as read")):
         _config(**{"jms.message.format": "bytes", "transforms": "mask",
                    "transforms.mask.type": "org.apache.kafka.connect.transforms.MaskField$Value",
                    "transforms.mask.fields": "card"})

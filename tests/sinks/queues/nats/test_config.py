@@ -146,7 +146,7 @@ def test_the_connector_config_names_the_sink_and_refuses_raw_edits():
            "transforms.add.static.field": "f", "transforms.add.static.value": "v"}
     with pytest.raises(ConfigError, match=re.escape(
             "transforms.add.type='org.apache.kafka.connect.transforms.InsertField$Value' edits the "
-            "record values, which nats.value.format=raw sends as read")):
+            "record values, which nats.value.format=raw writes as read")):
         parse_connector_config(raw)
     config = parse_connector_config({**raw, "nats.value.format": "json"})
     assert isinstance(config.sink, NatsSink)
