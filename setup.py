@@ -31,6 +31,8 @@ setup(
         "jdbc": ["sqlalchemy>=2.0,<2.2", "psycopg[binary]>=3.1,<4", "pymysql>=1.1,<2"],
         # the NATS JetStream sink: the official asyncio client (nkeys too for nats.creds.file)
         "nats": ["nats-py>=2.16,<3"],
+        # the RabbitMQ sink: pika, the client RabbitMQ's own tutorials use (publisher confirms)
+        "rabbitmq": ["pika>=1.3,<2"],
         # the ActiveMQ sink: stomp.py (STOMP 1.2, Classic and Artemis) and Qpid Proton (AMQP 1.0)
         "activemq": ["stomp.py>=8.1,<10", "python-qpid-proton>=0.39,<0.41"],
         # the MQTT sink: Eclipse Paho, the reference client (MQTT 5 user properties, PUBACK reason codes)

@@ -11,6 +11,7 @@ from sinks.queues.activemq import ActiveMQSink
 from sinks.queues.mqtt import MqttSink
 from sinks.queues.redis import RedisSink
 from sinks.queues.nats import NatsSink
+from sinks.queues.rabbitmq import RabbitMQSink
 
 _FILES = FilesSink()
 _JDBC = JdbcSink()
@@ -20,6 +21,7 @@ _MQTT = MqttSink()
 _REDIS = RedisSink()
 _REDIS_KAFKA_CONNECT = RedisSink(body="value")  # redis-kafka-connect writes the value's fields
 _NATS = NatsSink()
+_RABBITMQ = RabbitMQSink()
 SINKS = {
     "files": _FILES,
     "io.confluent.connect.s3.S3SinkConnector": _FILES,
@@ -35,6 +37,8 @@ SINKS = {
     "redis": _REDIS,
     "com.redis.kafka.connect.RedisSinkConnector": _REDIS_KAFKA_CONNECT,
     "nats": _NATS,
+    "rabbitmq": _RABBITMQ,
+    "io.confluent.connect.rabbitmq.sink.RabbitMQSinkConnector": _RABBITMQ,
 }
 
 

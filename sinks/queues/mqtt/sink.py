@@ -53,7 +53,7 @@ class MqttSink(Sink):
         check_publisher(MqttPublisher(config))
 
     def bundling(self, config: MqttSinkConfig) -> Bundling:
-        return Bundling(config.flush_size)
+        return Bundling(config.flush_size, close_caught_up=True)
 
     def write(self, config: MqttSinkConfig, context: WriteContext) -> beam.PTransform:
         settings = PublishSettings(key_format=config.key_format, value_format=config.value_format)

@@ -74,7 +74,7 @@ class NatsSink(Sink):
             publisher.close()
 
     def bundling(self, config: NatsSinkConfig) -> Bundling:
-        return Bundling(config.flush_size)
+        return Bundling(config.flush_size, close_caught_up=True)
 
     def write(self, config: NatsSinkConfig, context: WriteContext) -> beam.PTransform:
         writer = PublishWriter(context, functools.partial(NatsPublisher, config),

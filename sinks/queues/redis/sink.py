@@ -66,7 +66,7 @@ class RedisSink(Sink):
         check_publisher(RedisPublisher(config))
 
     def bundling(self, config: RedisSinkConfig) -> Bundling:
-        return Bundling(config.flush_size)
+        return Bundling(config.flush_size, close_caught_up=True)
 
     def write(self, config: RedisSinkConfig, context: WriteContext) -> beam.PTransform:
         settings = PublishSettings(key_format=config.key_format, value_format=config.value_format)
