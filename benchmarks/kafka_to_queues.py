@@ -4,8 +4,9 @@ Produces N (default 1,000,000) ~200-byte JSON records into a 4-partition topic, 
 times as whole processes, for each target:
   (a) a bare client publishing the same N payloads (each with its key), generated in that process:
       - Kafka: one confluent-kafka transactional producer, one transaction per ``flush.size`` records;
-      - RabbitMQ: one pika channel in confirm mode, each batch of ``rabbitmq.publish.max.batch.size``
-        messages published and then waited for (the broker acks with ``multiple``);
+      - RabbitMQ: pika's SelectConnection on a channel in confirm mode, persistent messages with a
+        message id, each batch of ``rabbitmq.publish.max.batch.size`` messages published and then
+        every confirm awaited, into a durable queue;
   (b) ``python -m pipelines run`` reading the topic and writing every record, checked to have written
       N records:
       - Kafka: ``connector.class=kafka``, a RegexRouter to a new topic of the same cluster, one
@@ -73,6 +74,52 @@ producer.commit_transaction(60)
 print(count)
 """
 
+BARE_RABBITMQ = PAYLOADS + r"""
+import sys, pika
+url, queue, count, batch = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+records = payloads(count)
+state = {"sent": 0, "outstanding": set(), "done": False}
+
+def send_batch():
+    channel = state["channel"]
+    for key, value in records:
+        state["sent"] += 1
+        channel.basic_publish("", queue, value, pika.BasicProperties(
+            delivery_mode=2, message_id=key.decode(), correlation_id=key.decode()))
+        state["outstanding"].add(state["sent"])
+        if len(state["outstanding"]) == batch:
+            return
+    if not state["outstanding"]:
+        state["done"] = True
+        connection.close()
+
+def on_confirm(frame):
+    method = frame.method
+    if isinstance(method, pika.spec.Basic.Nack):
+        raise SystemExit("the broker nacked message %d" % method.delivery_tag)
+    outstanding = state["outstanding"]
+    if method.multiple:
+        outstanding.difference_update([t for t in outstanding if t <= method.delivery_tag])
+    else:
+        outstanding.discard(method.delivery_tag)
+    if not outstanding:
+        send_batch()
+
+def on_channel(channel):
+    state["channel"] = channel
+    channel.confirm_delivery(on_confirm)
+    send_batch()
+
+connection = pika.SelectConnection(
+    pika.URLParameters(url), on_open_callback=lambda c: c.channel(on_open_callback=on_channel),
+    on_close_callback=lambda c, reason: c.ioloop.stop())
+connection.ioloop.start()
+if not state["done"]:
+    raise SystemExit("the connection closed early")
+print(state["sent"] - 1)
+"""
+
+
 def produce(servers: str, topic: str, count: int) -> None:
     namespace: dict = {}
     exec(PAYLOADS, namespace)
@@ -111,6 +158,40 @@ def bench_kafka(servers: str, topic: str, records: int, store: str, env: dict) -
     written = _topic_size(servers, sink_topic)
     if written != records:
         raise SystemExit("the Kafka sink wrote %d records, expected %d" % (written, records))
+    return bare, run
+
+
+def bench_rabbitmq(servers: str, topic: str, records: int, store: str, env: dict) -> tuple:
+    import pika
+
+    from tests.servers.rabbitmq import RabbitMQServer
+
+    with RabbitMQServer() as server:
+        broker = server.broker
+        connection = pika.BlockingConnection(pika.URLParameters(broker.url))
+        channel = connection.channel()
+        for queue in ("bare", "sink"):
+            channel.queue_declare(queue, durable=True)
+        bare = harness.timed_alone([sys.executable, "-c", BARE_RABBITMQ, broker.url, "bare",
+                                    str(records), str(RABBIT_BATCH)], env)
+        name = "bench-rabbitmq-" + topic
+        config = _write(store, name, (
+            "name=%s\nconnector.class=io.confluent.connect.rabbitmq.sink.RabbitMQSinkConnector\n"
+            "topics=%s\nkey.converter=org.apache.kafka.connect.converters.ByteArrayConverter\n"
+            "value.converter=org.apache.kafka.connect.converters.ByteArrayConverter\n"
+            "rabbitmq.host=%s\nrabbitmq.port=%d\nrabbitmq.username=%s\nrabbitmq.password=%s\n"
+            "rabbitmq.virtual.host=%s\nrabbitmq.exchange=\nrabbitmq.routing.key=sink\n"
+            "rabbitmq.delivery.mode=PERSISTENT\nrabbitmq.forward.kafka.key=true\n"
+            "rabbitmq.publish.max.batch.size=%d\nflush.size=%d\n"
+            % (name, topic, broker.host, broker.port, broker.user, broker.password, broker.vhost,
+               RABBIT_BATCH, FLUSH_SIZE)))
+        run = harness.timed_alone([sys.executable, "-m", "pipelines", "run", config,
+                                   "--bootstrap-servers", servers], env)
+        counts = {q: channel.queue_declare(q, durable=True, passive=True).method.message_count
+                  for q in ("bare", "sink")}
+        connection.close()
+    if counts != {"bare": records, "sink": records}:
+        raise SystemExit("the queues hold %r messages, expected %d each" % (counts, records))
     return bare, run
 
 
@@ -166,6 +247,9 @@ def main() -> int:
             if "kafka" in kinds:
                 bare, run = bench_kafka(servers, topic, args.records, store, env)
                 report("kafka", "transactional producer", args.records, bare, run)
+            if "rabbitmq" in kinds:
+                bare, run = bench_rabbitmq(servers, topic, args.records, store, env)
+                report("rabbitmq", "pika publisher with confirms", args.records, bare, run)
     finally:
         broker.stop()
     return 0
