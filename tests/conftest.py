@@ -17,6 +17,16 @@ pytest_plugins = ["tests.servers.fixtures"]
 os.environ.setdefault("NO_GCE_CHECK", "true")
 
 
+def pytest_collection_finish(session):
+    """Fetches and builds the servers the selected tests need, in the background, all at once
+    (tests/servers/prepare.py); ``BEAMCONNECT_PREPARE=0`` turns it off."""
+    if os.environ.get("BEAMCONNECT_PREPARE", "1") == "0":
+        return
+    from tests.servers.prepare import prepare_in_background
+
+    prepare_in_background(name for item in session.items for name in getattr(item, "fixturenames", ()))
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap():
     servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
