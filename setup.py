@@ -39,6 +39,11 @@ setup(
         "mqtt": ["paho-mqtt>=2.0,<3"],
         # the Redis Streams sink: redis-py, Redis's own client (pipelines, Lua scripts)
         "redis": ["redis>=5.0,<9"],
+        # the Elasticsearch sink: the official clients, opensearch-py for OpenSearch and
+        # elasticsearch-py for Elasticsearch (whose product check refuses OpenSearch)
+        "elasticsearch": ["opensearch-py>=2.4,<4", "elasticsearch>=8.13,<10"],
+        # the Solr sink speaks Solr's JSON update API over HTTP with requests
+        "solr": ["requests>=2.28,<3"],
         # The suite's object stores are real servers from PyPI: moto's S3 server and a GCS emulator.
         "test": ["pytest>=8", "moto[server]>=5,<6", "gcp-storage-emulator>=2024.8"],
     },

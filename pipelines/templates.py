@@ -50,6 +50,17 @@ BOOTSTRAP = {"name": "bootstrap_servers", "label": "Kafka bootstrap servers", "i
              "paramType": "TEXT", "helpText": "Kafka brokers, host:port[,host:port...]."}
 
 
+def families() -> list:
+    """Each sink family's first short name (``files``, ``jdbc``...): aliases of one sink
+    (``elasticsearch``, ``opensearch``) share its template."""
+    seen, names = set(), []
+    for name, sink in SINKS.items():
+        if "." not in name and id(sink) not in seen:
+            seen.add(id(sink))
+            names.append(name)
+    return names
+
+
 def param_name(key: str) -> str:
     return key.replace(".", "_")
 
@@ -125,8 +136,7 @@ ENTRYPOINT ["/opt/google/dataflow/python_template_launcher"]
 def write_templates(root: str = TEMPLATES_DIR) -> list:
     """(Re)writes every template's metadata.json and Dockerfile; returns the paths written."""
     written = []
-    families = [name for name in SINKS if "." not in name]  # each family's short name: files, jdbc...
-    for template, metadata in [*((f, family_metadata(f)) for f in families),
+    for template, metadata in [*((f, family_metadata(f)) for f in families()),
                                (GENERIC, generic_metadata())]:
         directory = os.path.join(root, template)
         os.makedirs(directory, exist_ok=True)

@@ -12,6 +12,8 @@ from sinks.queues.mqtt import MqttSink
 from sinks.queues.redis import RedisSink
 from sinks.queues.nats import NatsSink
 from sinks.queues.rabbitmq import RabbitMQSink
+from sinks.search.elasticsearch import ElasticsearchSink
+from sinks.search.solr import CloudSolrSink, SolrSink
 
 _FILES = FilesSink()
 _JDBC = JdbcSink()
@@ -22,6 +24,9 @@ _REDIS = RedisSink()
 _REDIS_KAFKA_CONNECT = RedisSink(body="value")  # redis-kafka-connect writes the value's fields
 _NATS = NatsSink()
 _RABBITMQ = RabbitMQSink()
+_ELASTICSEARCH = ElasticsearchSink()
+_SOLR = SolrSink()
+_SOLR_CLOUD = CloudSolrSink()  # refused: SolrCloud through ZooKeeper
 SINKS = {
     "files": _FILES,
     "io.confluent.connect.s3.S3SinkConnector": _FILES,
@@ -39,6 +44,12 @@ SINKS = {
     "nats": _NATS,
     "rabbitmq": _RABBITMQ,
     "io.confluent.connect.rabbitmq.sink.RabbitMQSinkConnector": _RABBITMQ,
+    "elasticsearch": _ELASTICSEARCH,
+    "opensearch": _ELASTICSEARCH,
+    "io.confluent.connect.elasticsearch.ElasticsearchSinkConnector": _ELASTICSEARCH,
+    "solr": _SOLR,
+    "com.github.jcustenborder.kafka.connect.solr.HttpSolrSinkConnector": _SOLR,
+    "com.github.jcustenborder.kafka.connect.solr.CloudSolrSinkConnector": _SOLR_CLOUD,
 }
 
 

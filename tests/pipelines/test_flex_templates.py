@@ -6,7 +6,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines import flex, templates
-from sinks import SINKS
 from pipelines.cli import main
 from common.errors import ConfigError
 from pipelines.dev_prism import prism_args
@@ -19,10 +18,11 @@ GENERIC = os.path.join(templates.TEMPLATES_DIR, "generic")
 
 def test_committed_templates_are_what_the_config_schema_generates(tmp_path):
     written = templates.write_templates(str(tmp_path))
-    families = [name for name in SINKS if "." not in name]
+    families = templates.families()
     assert sorted(os.path.relpath(p, str(tmp_path)) for p in written) == sorted(
         os.path.join(t, f) for t in [*families, "generic"] for f in ("metadata.json", "Dockerfile"))
-    assert {"files", "jdbc"} <= set(families)
+    assert {"files", "jdbc", "kafka"} <= set(families)
+    assert sorted(os.listdir(templates.TEMPLATES_DIR)) == sorted([*families, "generic"])  # none stale
     for path in written:
         committed = os.path.join(templates.TEMPLATES_DIR, os.path.relpath(path, str(tmp_path)))
         with open(path) as new, open(committed) as old:
