@@ -155,10 +155,6 @@ def test_keys_and_headers_files_sit_next_to_the_value_file_row_for_row(tmp_path)
 
 
 def test_a_null_key_with_store_kafka_keys_is_named():
-    import re
-
-    import pytest
-
     config = FilesSinkConfig.from_values(CONFIG_DEF.parse({
         "store.url": "/tmp/unused", "format.class": "json", "flush.size": "10",
         "store.kafka.keys": "true"}))
