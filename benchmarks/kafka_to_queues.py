@@ -169,9 +169,9 @@ def bench_rabbitmq(servers: str, topic: str, records: int, store: str, env: dict
     with RabbitMQServer() as server:
         broker = server.broker
         connection = pika.BlockingConnection(pika.URLParameters(broker.url))
-        channel = connection.channel()
         for queue in ("bare", "sink"):
-            channel.queue_declare(queue, durable=True)
+            connection.channel().queue_declare(queue, durable=True)
+        connection.close()
         bare = harness.timed_alone([sys.executable, "-c", BARE_RABBITMQ, broker.url, "bare",
                                     str(records), str(RABBIT_BATCH)], env)
         name = "bench-rabbitmq-" + topic
@@ -187,6 +187,8 @@ def bench_rabbitmq(servers: str, topic: str, records: int, store: str, env: dict
                RABBIT_BATCH, FLUSH_SIZE)))
         run = harness.timed_alone([sys.executable, "-m", "pipelines", "run", config,
                                    "--bootstrap-servers", servers], env)
+        connection = pika.BlockingConnection(pika.URLParameters(broker.url))  # idle ones time out
+        channel = connection.channel()
         counts = {q: channel.queue_declare(q, durable=True, passive=True).method.message_count
                   for q in ("bare", "sink")}
         connection.close()
