@@ -10,15 +10,30 @@ Only the requests the sink needs, each answered as JSON (``wt=json``):
 
 Solr's answers become errors the sink acts on: HTTP 409 is :class:`VersionConflict`; 400 (and other
 4xx but 401, 403, 404) a :class:`Refused` data error, naming the document when Solr's message does
-(``[doc=<id>]``); 5xx, 429, timeouts and refused connections :class:`~common.errors.RetriableError`; 401,
-403 and 404 a :class:`~common.errors.BeamConnectError` that stops the run (credentials, permissions, a
-missing core), naming the URL and the user, never the password.
+(``[doc=<id>]``); 401, 403 and 404 a :class:`~common.errors.BeamConnectError` that stops the run
+(credentials, permissions, a missing core), naming the URL and the user, never the password.
+
+HTTP 429 and 5xx, timeouts and failed connections are passing: the request is sent again, up to
+``solr.max.retries`` times, retry ``n`` after a random wait between half and all of
+``solr.retry.backoff.ms`` x 2^(n-1), at most :data:`MAX_BACKOFF_S` (or as long as Solr's
+``Retry-After`` asks, capped the same way); then it is a :class:`~common.errors.RetriableError` naming
+the URL, which ``errors.retry.timeout`` may retry further. Sending a request again is safe: schema
+reads and real-time gets only read, and an update's documents are conditional on the ``_version_``
+read before it, so an update a first try did apply, wholly or from its first document on (Solr
+answered too late, or applied some and then failed), fails its resend at that first document with
+HTTP 409 and changes nothing: the writer reads the documents again, counts those that hold their
+records and sends only the rest (:mod:`sinks.search.solr.writer`).
 """
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import json
+import logging
+import random
 import re
+import time
 from typing import Dict, Iterable, Mapping, Optional, Sequence
 
 import orjson
@@ -26,6 +41,11 @@ import requests
 
 from common.errors import BeamConnectError, DataError, RetriableError
 from sinks.search.solr.config import SolrSinkConfig
+
+_LOGGER = logging.getLogger(__name__)
+
+#: Longest wait (s) before one retry, whatever the backoff or Solr's ``Retry-After`` says.
+MAX_BACKOFF_S = 30.0
 
 _DOC_ID = re.compile(r"\[doc=(.*?)\]")
 _MESSAGE_LIMIT = 1000
@@ -45,6 +65,20 @@ class Refused(DataError):
     def __init__(self, message: str, doc_id: Optional[str]):
         super().__init__(message)
         self.doc_id = doc_id
+
+
+class _Passing(RetriableError):
+    """A failure worth sending the request again for.
+
+    Attributes:
+      cause: What failed, short and without Solr's message (which may quote documents), for the log.
+      retry_after: Seconds Solr's ``Retry-After`` asks to wait, or None.
+    """
+
+    def __init__(self, message: str, cause: str, retry_after: Optional[float] = None):
+        super().__init__(message)
+        self.cause = cause
+        self.retry_after = retry_after
 
 
 class SolrClient:
@@ -112,15 +146,40 @@ class SolrClient:
                    params=params, data=body, headers={"Content-Type": "application/json"})
 
     def _call(self, method: str, url: str, what: str, allow: Iterable[int] = (), **kwargs) -> dict:
+        """One request, sent again on passing failures as the module docstring says; the JSON answer."""
+        retries, retry = self._config.max_retries, 0
+        while True:
+            try:
+                return self._request(method, url, what, allow, **kwargs)
+            except _Passing as passing:
+                if retry == retries:
+                    raise RetriableError("%s (%d tries, solr.max.retries=%d)"
+                                         % (passing, retry + 1, retries)) from None
+                retry += 1
+                wait = self._backoff(retry, passing.retry_after)
+                _LOGGER.warning("Solr at %s failed to %s (%s); retry %d of %d in %.2fs",
+                                url, what, passing.cause, retry, retries, wait)
+                time.sleep(wait)
+
+    def _backoff(self, retry: int, retry_after: Optional[float]) -> float:
+        """Seconds to wait before retry ``retry`` (1 for the first)."""
+        if retry_after is not None:
+            return min(retry_after, MAX_BACKOFF_S)
+        bound = min(self._config.retry_backoff_ms / 1000.0 * 2 ** (retry - 1), MAX_BACKOFF_S)
+        return random.uniform(bound / 2, bound)
+
+    def _request(self, method: str, url: str, what: str, allow: Iterable[int], **kwargs) -> dict:
         try:
             response = self._session.request(method, url, timeout=self._timeout, **kwargs)
         except requests.Timeout as exc:
-            raise RetriableError("Solr at %s did not answer within solr.socket.timeout.ms=%d or "
-                                 "solr.connect.timeout.ms=%d: %s"
-                                 % (url, self._config.socket_timeout_ms,
-                                    self._config.connect_timeout_ms, type(exc).__name__)) from None
+            raise _Passing("Solr at %s did not answer within solr.socket.timeout.ms=%d or "
+                           "solr.connect.timeout.ms=%d: %s"
+                           % (url, self._config.socket_timeout_ms,
+                              self._config.connect_timeout_ms, type(exc).__name__),
+                           type(exc).__name__) from None
         except requests.RequestException as exc:
-            raise RetriableError("could not reach Solr at %s: %s" % (url, _reason(exc))) from None
+            reason = _reason(exc)
+            raise _Passing("could not reach Solr at %s: %s" % (url, reason), reason) from None
         status = response.status_code
         if status == 200 or status in allow:
             try:
@@ -148,7 +207,8 @@ class SolrClient:
         if status == 409:
             raise VersionConflict("version conflict trying to %s at %s: %s" % (what, url, message))
         if status >= 500 or status == 429:
-            raise RetriableError("Solr at %s failed to %s (HTTP %d): %s" % (url, what, status, message))
+            raise _Passing("Solr at %s failed to %s (HTTP %d): %s" % (url, what, status, message),
+                           "HTTP %d" % status, _retry_after(response))
         match = _DOC_ID.search(message)
         raise Refused("Solr refused to %s (HTTP %d): %s" % (what, status, message),
                       match.group(1) if match else None)
@@ -175,6 +235,20 @@ def _solr_message(response: requests.Response) -> str:
         message = re.sub(r"<[^>]+>", " ", response.text)  # Jetty's HTML error page
         message = " ".join(message.split())
     return message[:_MESSAGE_LIMIT]
+
+
+def _retry_after(response: requests.Response) -> Optional[float]:
+    """Seconds a ``Retry-After`` header asks to wait (delay-seconds or an HTTP date), or None."""
+    value = response.headers.get("Retry-After", "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return max(0.0, (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds())
 
 
 def _reason(exc: requests.RequestException) -> str:

@@ -4,7 +4,10 @@
 ``solr.username``, ``solr.password`` (basic authentication when the user name is set),
 ``solr.commit.within`` (-1: none), ``solr.delete.documents.enabled`` (true),
 ``solr.connect.timeout.ms`` (15000) and ``solr.socket.timeout.ms`` (120000). ``flush.size`` is the
-sink's own: the offsets of one bundle, which go to Solr as one update request per core.
+sink's own: the offsets of one bundle, which go to Solr as one update request per core. So are
+``solr.max.retries`` (5) and ``solr.retry.backoff.ms`` (100): how often, and after how long, a request
+Solr answers with HTTP 429 or 5xx, or that fails to connect or times out, is sent again
+(:mod:`sinks.search.solr.client`); kafka-connect-solr leaves that to SolrJ and Kafka Connect.
 
 Where records go: ``solr.url`` is either a core (``http://host:8983/solr/orders``), which every record
 goes to, as ``HttpSolrSinkTask`` sends everything to its URL, or Solr's base URL (a path ending in
@@ -53,6 +56,12 @@ CONFIG_DEF = ConfigDef([
               doc="A core (http://host:8983/solr/<core>), which every record goes to, or Solr's base "
                   "URL (http://host:8983/solr), and each record goes to the core its topic names."),
     *_COMMON,
+    ConfigKey("solr.max.retries", "int", 5, min=0, group="Connection",
+              doc="Retries of a request Solr answers with HTTP 429 or 5xx, or that fails to connect or "
+                  "times out; then the failure is retriable per errors.retry.timeout."),
+    ConfigKey("solr.retry.backoff.ms", "int", 100, min=0, group="Connection",
+              doc="Wait (ms) before the first retry; each further retry waits twice as long (between "
+                  "half and all of it, at most 30 s), or as long as Solr's Retry-After says."),
     ConfigKey("flush.size", "int", 1000, min=1, group="Indexing",
               doc="Offsets per bundle: each bundle is one update request per core, and its offsets "
                   "are committed once Solr has taken it."),
@@ -106,6 +115,8 @@ class SolrSinkConfig:
       delete_enabled: ``solr.delete.documents.enabled``.
       connect_timeout_ms: ``solr.connect.timeout.ms``.
       socket_timeout_ms: ``solr.socket.timeout.ms``.
+      max_retries: ``solr.max.retries``.
+      retry_backoff_ms: ``solr.retry.backoff.ms``.
       flush_size: ``flush.size``.
       known_cores: The cores the run writes when they are known before any record is read (the one of
         ``solr.url``, or the topics' when no transform renames them); checked before the run.
@@ -120,6 +131,8 @@ class SolrSinkConfig:
     delete_enabled: bool = True
     connect_timeout_ms: int = 15000
     socket_timeout_ms: int = 120000
+    max_retries: int = 5
+    retry_backoff_ms: int = 100
     flush_size: int = 1000
     known_cores: tuple = ()
 
@@ -154,6 +167,8 @@ class SolrSinkConfig:
                    delete_enabled=values["solr.delete.documents.enabled"],
                    connect_timeout_ms=values["solr.connect.timeout.ms"],
                    socket_timeout_ms=values["solr.socket.timeout.ms"],
+                   max_retries=values["solr.max.retries"],
+                   retry_backoff_ms=values["solr.retry.backoff.ms"],
                    flush_size=values["flush.size"], known_cores=known)
 
 

@@ -19,7 +19,10 @@ applied to a document that already holds that record or a later one of the same 
 Solr's optimistic concurrency (``_version_``) makes the check and the write one step. So a replay
 (a rerun after a kill, ``--from earliest``, a dead-letter replay) writes nothing older than what a
 document holds, and two bundles of one partition landing in reverse order leave the newer document:
-the cores end as a clean run leaves them. Where it does not hold:
+the cores end as a clean run leaves them. A request Solr answers with HTTP 429 or 5xx, or that fails
+to connect or times out, is sent again (``solr.max.retries``, ``solr.retry.backoff.ms``;
+:mod:`sinks.search.solr.client`): a resent update is conditional on the same versions, so one that
+had been applied changes nothing. Where it does not hold:
 records of one id from different partitions or topics do not compare (the last written wins), and a
 delete takes the document's coordinates with it, so an older record of that id landing after the
 tombstone from another bundle (out of order, or a dead-letter replay) creates the document again.

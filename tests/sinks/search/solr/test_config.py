@@ -47,6 +47,7 @@ def test_defaults_are_kafka_connect_solrs():
         "", "", -1, True)
     assert (config.connect_timeout_ms, config.socket_timeout_ms, config.flush_size) == (
         15000, 120000, 1000)
+    assert (config.max_retries, config.retry_backoff_ms) == (5, 100)  # the sink's own keys
     assert config.known_cores == ("twitter",)
     assert config.core_of("anything") == "twitter"
     assert _connector().sink.bundling(config).flush_size == 1000

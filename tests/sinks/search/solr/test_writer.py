@@ -1,13 +1,17 @@
 """The Solr sink's write DoFn and check against a real Solr node: ids, deletes, conditional writes,
-refused documents, commitWithin, and what check() refuses before a run."""
+refused documents, commitWithin, retries of 429 and 5xx, and what check() refuses before a run."""
 
+import http.client
+import http.server
 import json
 import re
+import threading
 import time
+import urllib.parse
 
 import pytest
 
-from common.errors import BeamConnectError
+from common.errors import BeamConnectError, RetriableError
 from sinks.search.solr.sink import SolrSink
 from sinks.search.solr.writer import SolrWriteFn
 from tests.servers.solr import PLAIN_CONFIGSET
@@ -228,9 +232,12 @@ def test_an_unreachable_solr_is_retriable_naming_the_url():
     from sinks.base import ConnectorContext
 
     url = "http://127.0.0.1:%d/solr/x" % free_ports(1)[0]
-    config = SolrSinkConfig.from_values(CONFIG_DEF.parse({"solr.url": url}), ConnectorContext("c"))
+    config = SolrSinkConfig.from_values(CONFIG_DEF.parse({"solr.url": url,
+                                                          "solr.retry.backoff.ms": "1"}),
+                                        ConnectorContext("c"))
     with pytest.raises(RetriableError, match=re.escape(
-            "could not reach Solr at %s/schema/uniquekey: Connection refused" % url)):
+            "could not reach Solr at %s/schema/uniquekey: Connection refused "
+            "(6 tries, solr.max.retries=5)" % url)):
         SolrClient(config).unique_key("x")
 
 
@@ -245,3 +252,126 @@ def _expect_error(call):
     with pytest.raises(BeamConnectError) as raised:
         call()
     return [str(raised.value)]
+
+
+class _Proxy(http.server.ThreadingHTTPServer):
+    """An HTTP proxy to a Solr node that answers update requests as ``plan`` says, then forwards them:
+    a status (429 with ``Retry-After: 1``, or 503) answers without forwarding, ``"apply_then_503"``
+    forwards the request and answers 503 instead of Solr's answer (an update applied, then lost);
+    ``always`` answers every update request with that status. Each update's time and body is kept."""
+
+    daemon_threads = True
+
+    def __init__(self, solr, plan=(), always=None):
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+        self.target = urllib.parse.urlsplit(solr.url)
+        self.plan = list(plan)
+        self.always = always
+        self.updates = []  # (time.monotonic(), body)
+        self.url = "http://127.0.0.1:%d%s" % (self.server_address[1], self.target.path)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def core_url(self, core):
+        return "%s/%s" % (self.url, core)
+
+
+class _ProxyHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _handle(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        step = None
+        if urllib.parse.urlsplit(self.path).path.endswith("/update"):
+            self.server.updates.append((time.monotonic(), body))
+            step = self.server.plan.pop(0) if self.server.plan else self.server.always
+        if step == "apply_then_503":
+            self._forward(body)
+            step = 503
+        if step is None:
+            return self._reply(*self._forward(body))
+        error = {"error": {"msg": "overloaded, try again", "code": step}}
+        self._reply(step, "application/json", json.dumps(error).encode(),
+                    {"Retry-After": "1"} if step == 429 else {})
+
+    do_GET = do_POST = _handle
+
+    def _forward(self, body):
+        target = self.server.target
+        connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+        headers = {k: v for k, v in self.headers.items()
+                   if k.lower() not in ("host", "content-length", "connection", "accept-encoding")}
+        connection.request(self.command, self.path, body=body, headers=headers)
+        response = connection.getresponse()
+        data = response.read()
+        connection.close()
+        return response.status, response.getheader("Content-Type"), data
+
+    def _reply(self, status, kind, data, headers=None):
+        self.send_response(status)
+        self.send_header("Content-Type", kind or "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _through(proxy, solr, core, **keys):
+    return sink_config(solr, core, **{"solr.url": proxy.core_url(core), **keys})
+
+
+def test_429_and_503_from_an_overloaded_node_are_retried_and_the_documents_land(solr, core):
+    proxy = _Proxy(solr, [429, 503])
+    try:
+        config = _through(proxy, solr, core, **{"solr.retry.backoff.ms": "1"})
+        [result] = write(config, bundle("orders", [("a", _doc(n_i=1)), ("b", _doc(n_i=2)),
+                                                   ("c", _doc(n_i=3))]))
+    finally:
+        proxy.shutdown()
+
+    assert result.records == 3
+    assert {i: d["n_i"] for i, d in solr.get(core, ["a", "b", "c"]).items()} == {
+        "a": 1, "b": 2, "c": 3}
+    [(first_at, body), (second_at, second), (_, third)] = proxy.updates
+    assert body == second == third  # the same request, the same conditional versions, sent again
+    assert second_at - first_at >= 0.95  # the 429's Retry-After: 1, not the 1 ms backoff
+
+
+def test_a_resent_update_solr_had_applied_changes_nothing(solr, core):
+    """The first update lands but its answer is a 503: the resend meets the versions it changed (409),
+    the documents are read again and found holding their records, and nothing is written twice."""
+    write(sink_config(solr, core), bundle("orders", [("a", _doc(n_i=0))]))
+    before = solr.get(core, ["a"])["a"]["_version_"]
+    proxy = _Proxy(solr, ["apply_then_503"])
+    try:
+        config = _through(proxy, solr, core, **{"solr.retry.backoff.ms": "1"})
+        [result] = write(config, bundle("orders", [("a", _doc(n_i=1)), ("b", _doc(n_i=2))], start=1))
+    finally:
+        proxy.shutdown()
+
+    assert result.records == 2
+    assert len(proxy.updates) == 2  # applied (answered 503), resent (409), nothing left to send
+    docs = solr.get(core, ["a", "b"])
+    assert {i: (d["n_i"], d["__connect_offset"]) for i, d in docs.items()} == {
+        "a": (1, 1), "b": (2, 2)}
+    assert docs["a"]["_version_"] > before
+
+
+def test_503_past_solr_max_retries_fails_the_bundle_as_retriable_naming_the_url(solr, core):
+    proxy = _Proxy(solr, always=503)
+    try:
+        config = _through(proxy, solr, core, **{"solr.retry.backoff.ms": "1",
+                                                 "solr.max.retries": "2"})
+        with pytest.raises(RetriableError, match=re.escape(
+                "Solr at %s/update failed to update core %r (HTTP 503): overloaded, try again "
+                "(3 tries, solr.max.retries=2)" % (proxy.core_url(core), core))):
+            write(config, bundle("orders", [("a", _doc(n_i=1))]))
+    finally:
+        proxy.shutdown()
+
+    assert len(proxy.updates) == 3
+    assert solr.get(core, ["a"]) == {}
