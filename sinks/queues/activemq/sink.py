@@ -26,13 +26,17 @@ Replays, and what they do, per broker. Every message carries ``KAFKA_MESSAGE_ID`
 same on every send. A batch whose confirmations were lost is sent again, and a run killed after
 sending but before its commit sends its bundles again on the next run:
 
-- **Artemis: exactly once.** Each message also carries the id as ``_AMQ_DUPL_ID``, and Artemis's
+- **Artemis over AMQP: exactly once.** Each message also carries the id as ``_AMQ_DUPL_ID``, and Artemis's
   duplicate detection drops a message whose id it has seen on that address, so a replayed message is
   confirmed but not delivered again. The broker remembers the last ``id-cache-size`` ids per address
   (20,000 by default, kept across restarts with ``persist-id-cache``): a replay reaching further back
   (a bounded run is committed at its end, so a killed run replays from its start; ``--from earliest``)
   delivers the older messages again. Two connectors sending the same source records to one address
   have each other's copies dropped.
+- **Artemis over STOMP: at least once**, as Classic: with ``_AMQ_DUPL_ID`` over STOMP, a run killed
+  while a batch was in flight was seen to lose messages (their ids stayed in Artemis's duplicate
+  cache, so the rerun's copies were dropped too), so STOMP sends go without it
+  (:mod:`~sinks.queues.activemq.stomp`).
 - **ActiveMQ Classic: at least once.** Classic does not deduplicate a new connection's messages, so a
   queue may hold a message twice, with the same ``KAFKA_MESSAGE_ID``, by which consumers drop the
   copies.
