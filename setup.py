@@ -44,6 +44,11 @@ setup(
         "elasticsearch": ["opensearch-py>=2.4,<4", "elasticsearch>=8.13,<10"],
         # the Solr sink speaks Solr's JSON update API over HTTP with requests
         "solr": ["requests>=2.28,<3"],
+        # the MongoDB sink: pymongo, MongoDB's own driver (bulk writes, per-operation errors)
+        "mongodb": ["pymongo>=4.20,<5"],
+        # the Cassandra sink: the DataStax driver (prepared statements, execute_concurrent, token-aware
+        # load balancing), the one DataStax's own connector is built on in Java
+        "cassandra": ["cassandra-driver>=3.29,<4"],
         # The suite's object stores are real servers from PyPI: moto's S3 server and a GCS emulator.
         "test": ["pytest>=8", "moto[server]>=5,<6", "gcp-storage-emulator>=2024.8"],
     },

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from common.errors import ConfigError
 from sinks.base import Sink
+from sinks.cassandra import CassandraSink
 from sinks.files import FilesSink
 from sinks.jdbc import JdbcSink
 from sinks.kafka import KafkaSink
+from sinks.mongodb import MongoSink
 from sinks.queues.activemq import ActiveMQSink
 from sinks.queues.mqtt import MqttSink
 from sinks.queues.redis import RedisSink
@@ -16,8 +18,10 @@ from sinks.search.elasticsearch import ElasticsearchSink
 from sinks.search.solr import CloudSolrSink, SolrSink
 
 _FILES = FilesSink()
+_CASSANDRA = CassandraSink()
 _JDBC = JdbcSink()
 _KAFKA = KafkaSink()
+_MONGODB = MongoSink()
 _ACTIVEMQ = ActiveMQSink()
 _MQTT = MqttSink()
 _REDIS = RedisSink()
@@ -35,6 +39,11 @@ SINKS = {
     "io.confluent.connect.jdbc.JdbcSinkConnector": _JDBC,
     "io.debezium.connector.jdbc.JdbcSinkConnector": _JDBC,
     "kafka": _KAFKA,
+    "mongodb": _MONGODB,
+    "com.mongodb.kafka.connect.MongoSinkConnector": _MONGODB,
+    "cassandra": _CASSANDRA,
+    "com.datastax.oss.kafka.sink.CassandraSinkConnector": _CASSANDRA,
+    "com.datastax.kafkaconnector.DseSinkConnector": _CASSANDRA,
     "activemq": _ACTIVEMQ,
     "io.confluent.connect.jms.ActiveMqSinkConnector": _ACTIVEMQ,
     "mqtt": _MQTT,

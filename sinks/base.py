@@ -57,6 +57,7 @@ class ConnectorContext:
       producer_settings: ``producer.override.*``, translated to librdkafka's names.
       transforms: ``(alias, type)`` of each configured transform, in order (``type`` as Kafka's full
         class name).
+      sink_keys: The raw keys (and values) under the sink's :attr:`Sink.key_prefixes`.
     """
 
     name: str
@@ -65,6 +66,7 @@ class ConnectorContext:
     consumer_config: Mapping[str, str] = dataclasses.field(default_factory=dict)
     producer_settings: Mapping[str, str] = dataclasses.field(default_factory=dict)
     transforms: tuple = ()
+    sink_keys: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 class Sink(abc.ABC):
@@ -79,10 +81,14 @@ class Sink(abc.ABC):
         :meth:`stored_offsets` (the sink's truth), and the group's offsets, still committed after the
         writes, only inform lag tools.
       target_noun: What a write result's targets are, for the run summary (``files``, ``tables``).
+      key_prefixes: Prefixes of the sink's own keys whose names depend on the config
+        (``topic.<topic>.<keyspace>.<table>.mapping``): validation accepts them, and the sink reads
+        them from ``ConnectorContext.sink_keys`` in :meth:`configure`, refusing those it does not know.
     """
 
     config_def: ClassVar[ConfigDef]
     ignored_keys: ClassVar[Mapping[str, str]] = {}
+    key_prefixes: ClassVar[tuple] = ()
     commits_offsets: ClassVar[bool] = False
     target_noun: ClassVar[str] = "targets"
 

@@ -146,7 +146,8 @@ def parse_connector_config(raw: Mapping[str, str], *,
         raise ConfigError("connector.class is required")
     sink = find_sink(raw["connector.class"].strip())
     check_unknown(raw, [*COMMON.names(), *sink.config_def.names(), *IGNORED, *sink.ignored_keys,
-                        *NOT_YET], passthrough_prefixes=PASSTHROUGH_PREFIXES)
+                        *NOT_YET],
+                  passthrough_prefixes=PASSTHROUGH_PREFIXES + tuple(sink.key_prefixes))
     common = COMMON.parse(raw)
     topics, regex = common["topics"], common["topics.regex"]
     if bool(topics) == bool(regex):
@@ -168,7 +169,9 @@ def parse_connector_config(raw: Mapping[str, str], *,
     context = ConnectorContext(
         name=common["name"], topics=tuple(topics), topics_regex=regex, consumer_config=consumer,
         producer_settings=producer,
-        transforms=tuple((s.transformation.alias, s.transformation.type_name) for s in transforms.steps))
+        transforms=tuple((s.transformation.alias, s.transformation.type_name) for s in transforms.steps),
+        sink_keys={k: v for k, v in raw.items()
+                   if sink.key_prefixes and k.startswith(tuple(sink.key_prefixes))})
     return ConnectorConfig(
         name=common["name"],
         connector_class=raw["connector.class"].strip(),
