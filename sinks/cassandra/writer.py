@@ -26,7 +26,6 @@ its rejected records or after a retriable failure (sending them would write the 
 
 from __future__ import annotations
 
-import gc
 import logging
 from typing import Optional
 
@@ -96,14 +95,7 @@ class _CassandraWriteFn(BundleWriter):
                 statements.append(statement)
                 owners.append((record.offset, plan.table.prefix))
         self._reject(bundle, refused)
-        try:
-            self._reject(bundle, self._execute(statements, owners))
-        finally:
-            if not gc.isenabled():
-                # The Kafka read pauses the cyclic GC while it reads a partition; the driver's
-                # futures and callbacks form cycles, which would pile up until the partition ends
-                # (about 1 KB per record). They are young: a pass over the young generations frees them.
-                gc.collect(1)
+        self._reject(bundle, self._execute(statements, owners))
         written = sum(1 for r in records if r.offset not in self._ignored)
         _LOGGER.info("wrote %d records of topic=%s partition=%d offsets %d..%d to %s",
                      written, bundle.topic, bundle.partition, bundle.offsets[0], bundle.offsets[-1],

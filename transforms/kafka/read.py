@@ -107,11 +107,16 @@ class _ReadPartitionFn(beam.DoFn):
         if task.next_plan is not None:
             self._read_ahead(task.next_plan)
         # The read allocates millions of small objects and creates no cycles: collecting while it runs
-        # only rescans live batches. Collection resumes (and catches up) when the partition is done.
+        # only rescans live batches. The sink downstream may create cycles (a driver's futures and
+        # callbacks) while it writes a bundle, so the young generations are collected after each
+        # bundle; full collection resumes when the partition is done.
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
-            yield from self._read(consumer, tracker, topic, partition, read_counter)
+            for bundle in self._read(consumer, tracker, topic, partition, read_counter):
+                yield bundle
+                if gc_was_enabled:
+                    gc.collect(1)
         finally:
             if gc_was_enabled:
                 gc.enable()
