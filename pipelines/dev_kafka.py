@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import atexit
 import base64
-import fcntl
 import functools
 import logging
 import os
@@ -37,6 +36,7 @@ from typing import IO, Optional, Set
 from xml.sax.saxutils import quoteattr
 
 from common.errors import BeamConnectError, ConfigError
+from pipelines.dev_cache import cache_dir, cached, maven_jars
 from pipelines.processes import accepts_connections, die_with_parent, free_ports, stop_process
 
 _LOGGER = logging.getLogger(__name__)
@@ -46,33 +46,14 @@ KAFKA_VERSION = "4.4.0"
 
 _LOG4J_VERSION = "2.24.3"
 _MIN_JAVA = 17
-_MAVEN_TIMEOUT_S = 900.0
 _STOP_TIMEOUT_S = 20.0
 _LOG_TAIL_LINES = 40
 
 # Kafka's jars depend on slf4j-api 1.7.x, so the log4j binding must be the slf4j 1.x one
 # (log4j-slf4j-impl); with log4j-slf4j2-impl slf4j 1.7 finds no binding and the broker logs nothing.
-_POM = """\
-<?xml version="1.0" encoding="UTF-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>dev.beamconnect</groupId>
-  <artifactId>local-kafka-broker</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
-    <dependency>
-      <groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>{kafka}</version>
-    </dependency>
-    <dependency>
-      <groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>{log4j}</version>
-    </dependency>
-    <dependency>
-      <groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>{log4j}</version>
-    </dependency>
-  </dependencies>
-</project>
-"""
+_ARTIFACTS = [("org.apache.kafka", "kafka_2.13", KAFKA_VERSION),
+              ("org.apache.logging.log4j", "log4j-slf4j-impl", _LOG4J_VERSION),
+              ("org.apache.logging.log4j", "log4j-core", _LOG4J_VERSION)]
 
 _LOG4J2_XML = """\
 <?xml version="1.0" encoding="UTF-8"?>
@@ -92,12 +73,6 @@ _SETUP_HINT = ("Java {java}+ and Maven are required to run a local Kafka broker;
                "README.md installs them.").format(java=_MIN_JAVA)
 
 
-def cache_dir() -> pathlib.Path:
-    """The directory holding downloaded Kafka jars: ``${BEAMCONNECT_CACHE:-~/.cache/beamconnect}``."""
-    root = os.environ.get("BEAMCONNECT_CACHE") or "~/.cache/beamconnect"
-    return pathlib.Path(root).expanduser()
-
-
 def ensure_kafka_jars() -> pathlib.Path:
     """Downloads the broker's jars unless already cached, and returns the directory holding them.
 
@@ -111,48 +86,19 @@ def ensure_kafka_jars() -> pathlib.Path:
       BeamConnectError: Java 17+ or Maven is missing, or Maven failed to resolve the jars.
     """
     java_executable()
-    home = cache_dir() / ("kafka-%s" % KAFKA_VERSION)
-    libs = home / "libs"
-    stamp = home / "complete.stamp"
-    if stamp.is_file():
-        return libs
-    home.mkdir(parents=True, exist_ok=True)
-    with open(home / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if stamp.is_file():  # Another process finished the download while this one waited.
-            return libs
-        _download_jars(home, libs)
-        stamp.write_text("kafka_2.13 %s, %d jars\n" % (KAFKA_VERSION, len(list(libs.glob("*.jar")))))
-    return libs
-
-
-def _download_jars(home: pathlib.Path, libs: pathlib.Path) -> None:
-    mvn = shutil.which("mvn")
-    if mvn is None:
+    if shutil.which("mvn") is None:
         raise BeamConnectError("mvn was not found on PATH. " + _SETUP_HINT)
-    partial = home / "libs.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    shutil.rmtree(libs, ignore_errors=True)
-    _LOGGER.info("Downloading Apache Kafka %s jars from Maven Central into %s", KAFKA_VERSION, libs)
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="beamconnect-kafka-pom-") as work:
-        pom = pathlib.Path(work) / "pom.xml"
-        pom.write_text(_POM.format(kafka=KAFKA_VERSION, log4j=_LOG4J_VERSION))
-        command = [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
-                   "-DoutputDirectory=%s" % partial, "-DincludeScope=runtime"]
-        try:
-            result = subprocess.run(command, cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True, timeout=_MAVEN_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            raise BeamConnectError("mvn did not resolve Apache Kafka %s within %.0f s"
-                                   % (KAFKA_VERSION, _MAVEN_TIMEOUT_S)) from None
-    if result.returncode != 0:
-        raise BeamConnectError("mvn failed to resolve org.apache.kafka:kafka_2.13:%s (exit code %d):\n%s"
-                               % (KAFKA_VERSION, result.returncode, _tail(result.stdout)))
-    if not (partial / ("kafka_2.13-%s.jar" % KAFKA_VERSION)).is_file():
-        raise BeamConnectError("mvn finished but kafka_2.13-%s.jar is missing from %s" % (KAFKA_VERSION, partial))
-    partial.rename(libs)
-    _LOGGER.info("Downloaded %d jars in %.1f s", len(list(libs.glob("*.jar"))), time.monotonic() - started)
+
+    def make(home: pathlib.Path) -> str:
+        libs = home / "libs"
+        _LOGGER.info("Downloading Apache Kafka %s jars from Maven Central into %s", KAFKA_VERSION, libs)
+        count = maven_jars(_ARTIFACTS, libs, "org.apache.kafka:kafka_2.13:%s" % KAFKA_VERSION)
+        if not (libs / ("kafka_2.13-%s.jar" % KAFKA_VERSION)).is_file():
+            raise BeamConnectError("mvn finished but kafka_2.13-%s.jar is missing from %s"
+                                   % (KAFKA_VERSION, libs))
+        return "kafka_2.13 %s, %d jars" % (KAFKA_VERSION, count)
+
+    return cached("kafka-%s" % KAFKA_VERSION, make) / "libs"
 
 
 def java_executable() -> str:
@@ -473,3 +419,7 @@ def _check_port_free(port: int) -> None:
 
 def _tail(text: str, lines: int = _LOG_TAIL_LINES) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+__all__ = ["KAFKA_VERSION", "LocalKafka", "cache_dir", "ensure_kafka_jars", "java_executable",
+           "run_dev_kafka"]

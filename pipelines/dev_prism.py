@@ -8,15 +8,11 @@ passed to runs with ``--runner PrismRunner --prism_location PATH``.
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import pathlib
-import shutil
-import subprocess
 
 from common.errors import BeamConnectError
-from pipelines.dev_kafka import cache_dir
+from pipelines.dev_cache import cached, go_executable, run_go
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -31,31 +27,17 @@ def beam_version() -> str:
 def ensure_prism() -> pathlib.Path:
     """Builds Prism unless already built; returns the binary's path. Safe from several processes."""
     version = beam_version()
-    home = cache_dir() / ("prism-%s" % version)
-    binary = home / "prism"
-    if binary.is_file():
-        return binary
-    go = shutil.which("go")
-    if go is None:
-        raise BeamConnectError("Go is needed to build Beam's Prism runner (go install %s@v%s); the "
-                               "README's setup command installs it" % (MODULE, version))
-    home.mkdir(parents=True, exist_ok=True)
-    with open(home / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if binary.is_file():
-            return binary
+    what = "Beam's Prism runner (go install %s@v%s)" % (MODULE, version)
+    go_executable(what)
+
+    def make(home: pathlib.Path) -> str:
         _LOGGER.info("building Beam's Prism runner %s with go install (once; a few minutes)", version)
-        partial = home / "bin.partial"
-        shutil.rmtree(partial, ignore_errors=True)
-        built = subprocess.run([go, "install", "%s@v%s" % (MODULE, version)],
-                               env={**os.environ, "GOBIN": str(partial), "GOFLAGS": "-mod=mod"},
-                               capture_output=True, text=True)
-        if built.returncode != 0 or not (partial / "prism").is_file():
-            raise BeamConnectError("go install %s@v%s failed:\n%s"
-                                   % (MODULE, version, built.stderr[-3000:]))
-        os.replace(partial / "prism", binary)
-        shutil.rmtree(partial, ignore_errors=True)
-    return binary
+        run_go(["install", "%s@v%s" % (MODULE, version)], what, env={"GOBIN": str(home)})
+        if not (home / "prism").is_file():
+            raise BeamConnectError("go install %s@v%s finished but built no prism binary" % (MODULE, version))
+        return "prism %s" % version
+
+    return cached("prism-%s" % version, make) / "prism"
 
 
 def prism_args(binary: pathlib.Path) -> list:

@@ -42,7 +42,8 @@ import urllib.parse
 from typing import Dict, Optional, Sequence
 
 from common.errors import BeamConnectError, ConfigError
-from pipelines.dev_kafka import cache_dir, java_executable
+from pipelines.dev_cache import cache_dir
+from pipelines.dev_kafka import java_executable
 from pipelines.processes import accepts_connections
 from tests.servers.base import HOST, USER, ServerProcess
 

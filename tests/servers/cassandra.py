@@ -34,20 +34,17 @@ it again on the same ports and data, for tests of a cluster that goes away mid-r
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import logging
-import os
 import pathlib
 import secrets
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from typing import Optional, Sequence
 
 from common.errors import BeamConnectError, ConfigError
-from pipelines.dev_kafka import cache_dir, java_executable
+from pipelines.dev_cache import cached, maven_jars
+from pipelines.dev_kafka import java_executable
 from tests.servers.base import HOST, USER, ServerProcess, kill_group
 
 _LOGGER = logging.getLogger(__name__)
@@ -56,33 +53,8 @@ CASSANDRA_VERSION = "5.0.9"
 DATA_CENTER = "datacenter1"
 """The data center of a node with ``SimpleSnitch``: what ``loadBalancing.localDc`` names."""
 
-_MAVEN_TIMEOUT_S = 900.0
 _STOP_TIMEOUT_S = 10.0
 _DEFAULT_SUPERUSER = ("cassandra", "cassandra")
-
-_POM = """\
-<?xml version="1.0" encoding="UTF-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>dev.beamconnect</groupId>
-  <artifactId>local-cassandra</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
-    <dependency>
-      <groupId>org.apache.cassandra</groupId><artifactId>cassandra-all</artifactId>
-      <version>{version}</version>
-    </dependency>
-  </dependencies>
-</project>
-"""
-_SETTINGS = """\
-<settings>
-  <mirrors>
-    <mirror><id>central</id><mirrorOf>*</mirrorOf><url>https://repo.maven.apache.org/maven2</url></mirror>
-  </mirrors>
-</settings>
-"""
 
 _YAML = """\
 cluster_name: beamconnect
@@ -394,52 +366,19 @@ def _write_tls_files(directory: pathlib.Path, password: str) -> None:
 def ensure_cassandra() -> pathlib.Path:
     """The cached jars of Cassandra :data:`CASSANDRA_VERSION` (``libs/``), resolved on first use.
 
-    Safe to call from several processes at once: one resolves under a file lock while the others
-    wait; what an interrupted attempt left is removed first.
+    Safe to call from several processes at once (:func:`pipelines.dev_cache.cached`).
 
     Raises:
       BeamConnectError: ``mvn`` is missing or failed.
     """
-    home = cache_dir() / ("cassandra-%s" % CASSANDRA_VERSION)
-    libs, stamp = home / "libs", home / "complete.stamp"
-    if stamp.is_file():
-        return libs
-    home.mkdir(parents=True, exist_ok=True)
-    with open(home / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if stamp.is_file():  # another process resolved them while this one waited
-            return libs
-        shutil.rmtree(libs, ignore_errors=True)
-        started = time.monotonic()
-        _resolve(libs)
+    what = "org.apache.cassandra:cassandra-all:%s" % CASSANDRA_VERSION
+
+    def make(home: pathlib.Path) -> str:
+        libs = home / "libs"
+        count = maven_jars([("org.apache.cassandra", "cassandra-all", CASSANDRA_VERSION)], libs, what)
         if not (libs / ("cassandra-all-%s.jar" % CASSANDRA_VERSION)).is_file():
             raise BeamConnectError("mvn finished but cassandra-all-%s.jar is missing from %s"
                                    % (CASSANDRA_VERSION, libs))
-        stamp.write_text("cassandra-all %s, %d jars\n" % (CASSANDRA_VERSION,
-                                                         len(list(libs.glob("*.jar")))))
-        _LOGGER.info("Resolved Cassandra %s into %s in %.1f s", CASSANDRA_VERSION, libs,
-                     time.monotonic() - started)
-    return libs
+        return "cassandra-all %s, %d jars" % (CASSANDRA_VERSION, count)
 
-
-def _resolve(libs: pathlib.Path) -> None:
-    mvn = shutil.which("mvn")
-    what = "org.apache.cassandra:cassandra-all:%s" % CASSANDRA_VERSION
-    if mvn is None:
-        raise BeamConnectError("mvn was not found on PATH; %s comes from Maven Central" % what)
-    with tempfile.TemporaryDirectory(prefix="beamconnect-cassandra-pom-") as work:
-        pom, settings = pathlib.Path(work) / "pom.xml", pathlib.Path(work) / "settings.xml"
-        pom.write_text(_POM.format(version=CASSANDRA_VERSION))
-        settings.write_text(_SETTINGS)
-        command = [mvn, "-q", "-B", "-s", str(settings), "-f", str(pom), "dependency:copy-dependencies",
-                   "-DoutputDirectory=%s" % libs, "-DincludeScope=runtime"]
-        try:
-            result = subprocess.run(command, cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True, timeout=_MAVEN_TIMEOUT_S,
-                                    env={**os.environ})
-        except subprocess.TimeoutExpired:
-            raise BeamConnectError("mvn did not resolve %s within %.0f s"
-                                   % (what, _MAVEN_TIMEOUT_S)) from None
-    if result.returncode != 0:
-        raise BeamConnectError("mvn failed to resolve %s (exit code %d):\n%s"
-                               % (what, result.returncode, result.stdout[-3000:]))
+    return cached("cassandra-%s" % CASSANDRA_VERSION, make) / "libs"

@@ -48,10 +48,8 @@ it (``Authentication failed``, code 18). That keeps the suite on SQLite, without
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
-import os
 import pathlib
 import shutil
 import socket
@@ -60,7 +58,7 @@ import subprocess
 from typing import Optional, Sequence
 
 from common.errors import BeamConnectError
-from pipelines.dev_kafka import cache_dir
+from pipelines.dev_cache import cached, go_executable, run_go
 from tests.servers.base import HOST, ServerProcess
 
 _LOGGER = logging.getLogger(__name__)
@@ -178,27 +176,15 @@ def ensure_ferretdb(version: str = VERSION) -> pathlib.Path:
       BeamConnectError: Go is missing, the module could not be downloaded, a patch did not apply or
         the build failed (with the end of its output).
     """
-    home = cache_dir() / ("ferretdb-%s-%s" % (version.lstrip("v"), PATCH_LEVEL))
-    binary = home / "ferretdb"
-    if binary.is_file():
-        return binary
-    go = shutil.which("go")
-    if go is None:
-        raise BeamConnectError("Go is needed to build FerretDB (go build of %s@%s); the README's "
-                               "setup command installs it" % (MODULE, version))
-    home.mkdir(parents=True, exist_ok=True)
-    with open(home / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if binary.is_file():
-            return binary
+    what = "FerretDB (go build of %s@%s)" % (MODULE, version)
+    go_executable(what)
+
+    def make(home: pathlib.Path) -> str:
         _LOGGER.info("building FerretDB %s from its Go module (once; a few minutes)", version)
-        partial = home / "build.partial"
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir()
-        env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod -buildvcs=false"}
-        downloaded = _go(go, ["mod", "download", "-json", "%s@%s" % (MODULE, version)], partial, env,
-                         "go mod download %s@%s" % (MODULE, version))
-        source = partial / "src"
+        env = {"CGO_ENABLED": "0", "GOFLAGS": "-mod=mod -buildvcs=false"}
+        downloaded = run_go(["mod", "download", "-json", "%s@%s" % (MODULE, version)], what, cwd=home,
+                            env=env)
+        source = home / "src"
         shutil.copytree(json.loads(downloaded)["Dir"], source, symlinks=True)
         for path in [source, *source.rglob("*")]:
             if not path.is_symlink():
@@ -212,19 +198,12 @@ def ensure_ferretdb(version: str = VERSION) -> pathlib.Path:
                                        "replaces is found %d times, not %d"
                                        % (version, name, text.count(published), times))
             target.write_text(text.replace(published, built))
-        _go(go, ["build", "-trimpath", "-o", str(partial / "ferretdb"), "./cmd/ferretdb"], source, env,
-            "go build of FerretDB %s" % version)
-        os.replace(partial / "ferretdb", binary)
-        shutil.rmtree(partial, ignore_errors=True)
-    return binary
+        run_go(["build", "-trimpath", "-o", str(home / "ferretdb"), "./cmd/ferretdb"], what, cwd=source,
+               env=env)
+        shutil.rmtree(source, ignore_errors=True)
+        return "ferretdb %s, patch level %s" % (version, PATCH_LEVEL)
 
-
-def _go(go: str, args: list, cwd: pathlib.Path, env: dict, what: str) -> str:
-    done = subprocess.run([go, *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        raise BeamConnectError("%s failed:\n%s" % (what, (done.stderr or done.stdout)[-3000:]))
-    return done.stdout
+    return cached("ferretdb-%s-%s" % (version.lstrip("v"), PATCH_LEVEL), make) / "ferretdb"
 
 
 class LocalFerretDB(ServerProcess):

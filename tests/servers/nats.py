@@ -27,7 +27,7 @@ import subprocess
 from typing import Mapping, Optional, Sequence
 
 from common.errors import BeamConnectError
-from pipelines.dev_kafka import cache_dir
+from pipelines.dev_cache import cache_dir
 from tests.servers.base import HOST, ServerProcess
 
 _LOGGER = logging.getLogger(__name__)

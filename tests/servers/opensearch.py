@@ -29,23 +29,19 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import fcntl
 import json
 import logging
-import os
 import pathlib
 import secrets
-import shutil
 import subprocess
-import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from typing import Any, Optional, Sequence
 
 from common.errors import BeamConnectError, ConfigError
-from pipelines.dev_kafka import cache_dir, java_executable
+from pipelines.dev_cache import cached, compile_java, maven_jars
+from pipelines.dev_kafka import java_executable
 from tests.servers.base import HOST, USER, ServerProcess
 
 _LOGGER = logging.getLogger(__name__)
@@ -53,7 +49,6 @@ _LOGGER = logging.getLogger(__name__)
 OPENSEARCH_VERSION = "2.19.6"
 """The newest OpenSearch that runs on Java 17 (3.x needs Java 21)."""
 _LOG4J_VERSION = "2.25.4"  # the log4j-api that opensearch 2.19.6 depends on
-_MAVEN_TIMEOUT_S = 900.0
 _HEAP = "512m"
 
 NODE_MAIN = """\
@@ -166,32 +161,10 @@ logger.node.name = org.opensearch.node
 logger.node.level = info
 """
 
-_POM = """\
-<?xml version="1.0" encoding="UTF-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>dev.beamconnect</groupId>
-  <artifactId>local-opensearch-node</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
-{dependencies}
-  </dependencies>
-</project>
-"""
-_DEPENDENCY = ("    <dependency><groupId>{0}</groupId><artifactId>{1}</artifactId>"
-               "<version>{2}</version></dependency>")
 _ARTIFACTS = [("org.opensearch", "opensearch", OPENSEARCH_VERSION)] + [
     ("org.opensearch.plugin", name, OPENSEARCH_VERSION)
     for name in ("transport-netty4-client", "analysis-common", "lang-painless")] + [
     ("org.apache.logging.log4j", "log4j-core", _LOG4J_VERSION)]
-_SETTINGS = """\
-<settings>
-  <mirrors>
-    <mirror><id>central</id><mirrorOf>*</mirrorOf><url>https://repo.maven.apache.org/maven2</url></mirror>
-  </mirrors>
-</settings>
-"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -335,58 +308,10 @@ class LocalOpenSearch(ServerProcess):
 
 def ensure_opensearch() -> pathlib.Path:
     """The cached OpenSearch jars and compiled main (``libs/``, ``classes/``), made on first use."""
-    def make(home: pathlib.Path) -> None:
+    def make(home: pathlib.Path) -> str:
         libs = home / "libs"
-        _maven(["dependency:copy-dependencies", "-DoutputDirectory=%s" % libs, "-DincludeScope=runtime"],
-               "OpenSearch %s" % OPENSEARCH_VERSION)
-        classes = home / "classes"
-        classes.mkdir()
-        source = classes / "LocalOpenSearch.java"
-        source.write_text(NODE_MAIN)
-        javac = os.path.join(os.path.dirname(os.path.realpath(java_executable())), "javac")
-        result = subprocess.run([javac, "-cp", str(libs / "*"), "-d", str(classes), str(source)],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
-        if result.returncode != 0:
-            raise BeamConnectError("javac of the OpenSearch launcher failed:\n%s" % result.stdout[-3000:])
+        count = maven_jars(_ARTIFACTS, libs, "OpenSearch %s" % OPENSEARCH_VERSION)
+        compile_java("LocalOpenSearch", NODE_MAIN, libs, home / "classes", "OpenSearch")
+        return "opensearch %s, %d jars" % (OPENSEARCH_VERSION, count)
 
-    return _cached("opensearch-%s" % OPENSEARCH_VERSION, make)
-
-
-def _cached(name: str, make) -> pathlib.Path:
-    """``<cache>/<name>``, made by ``make(directory)`` under a file lock unless already complete."""
-    home = cache_dir() / name
-    stamp = home / "complete.stamp"
-    if stamp.is_file():
-        return home
-    home.mkdir(parents=True, exist_ok=True)
-    with open(home / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if stamp.is_file():  # another process made it while this one waited
-            return home
-        for entry in home.iterdir():  # what an interrupted attempt left
-            if entry.name != ".lock":
-                shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink()
-        started = time.monotonic()
-        make(home)
-        stamp.write_text("%s\n" % name)
-        _LOGGER.info("Prepared %s in %.1f s", home, time.monotonic() - started)
-    return home
-
-
-def _maven(goals: Sequence[str], what: str) -> None:
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise BeamConnectError("mvn was not found on PATH; %s comes from Maven Central" % what)
-    with tempfile.TemporaryDirectory(prefix="beamconnect-opensearch-pom-") as work:
-        pom, settings = pathlib.Path(work) / "pom.xml", pathlib.Path(work) / "settings.xml"
-        pom.write_text(_POM.format(dependencies="\n".join(_DEPENDENCY.format(*a) for a in _ARTIFACTS)))
-        settings.write_text(_SETTINGS)
-        command = [mvn, "-q", "-B", "-s", str(settings), "-f", str(pom), *goals]
-        try:
-            result = subprocess.run(command, cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True, timeout=_MAVEN_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            raise BeamConnectError("mvn did not resolve %s within %.0f s" % (what, _MAVEN_TIMEOUT_S)) from None
-    if result.returncode != 0:
-        raise BeamConnectError("mvn failed to resolve %s (exit code %d):\n%s"
-                               % (what, result.returncode, result.stdout[-3000:]))
+    return cached("opensearch-%s" % OPENSEARCH_VERSION, make)

@@ -30,24 +30,20 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import fcntl
 import hashlib
 import json
 import logging
-import os
 import pathlib
 import secrets
-import shutil
 import subprocess
-import tempfile
-import time
 import urllib.parse
 from typing import Dict, List, Optional, Sequence
 
 import requests
 
 from common.errors import BeamConnectError, ConfigError
-from pipelines.dev_kafka import cache_dir, java_executable
+from pipelines.dev_cache import cached, compile_java, maven_jars
+from pipelines.dev_kafka import java_executable
 from tests.servers.base import HOST, USER, ServerProcess
 
 _LOGGER = logging.getLogger(__name__)
@@ -60,7 +56,6 @@ PLAIN_CONFIGSET = "plain"
 COORDINATE_FIELDS = (("__connect_topic", "string"), ("__connect_partition", "pint"),
                      ("__connect_offset", "plong"))
 
-_MAVEN_TIMEOUT_S = 900.0
 _ARTIFACTS = [("org.apache.solr", "solr-core", SOLR_VERSION),
               ("org.apache.solr", "solr-test-framework", SOLR_VERSION)]
 
@@ -77,29 +72,6 @@ public class LocalSolr {
         Thread.currentThread().join();
     }
 }
-"""
-
-_POM = """\
-<?xml version="1.0" encoding="UTF-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>dev.beamconnect</groupId>
-  <artifactId>local-solr</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
-{dependencies}
-  </dependencies>
-</project>
-"""
-_DEPENDENCY = ("    <dependency><groupId>{0}</groupId><artifactId>{1}</artifactId>"
-               "<version>{2}</version></dependency>")
-_SETTINGS = """\
-<settings>
-  <mirrors>
-    <mirror><id>central</id><mirrorOf>*</mirrorOf><url>https://repo.maven.apache.org/maven2</url></mirror>
-  </mirrors>
-</settings>
 """
 
 _LOG4J2_XML = """\
@@ -325,56 +297,15 @@ class LocalSolr(ServerProcess):
 def ensure_solr() -> pathlib.Path:
     """The cached Solr jars and compiled main (``libs/``, ``classes/``), made on first use.
 
-    Safe to call from several processes at once: one resolves under a file lock while the others wait;
-    what an interrupted attempt left is removed first.
+    Safe to call from several processes at once (:func:`pipelines.dev_cache.cached`).
 
     Raises:
       BeamConnectError: Java 17+, Maven or javac is missing, or a step failed.
     """
-    home = cache_dir() / ("solr-%s" % SOLR_VERSION)
-    stamp = home / "complete.stamp"
-    if stamp.is_file():
-        return home
-    home.mkdir(parents=True, exist_ok=True)
-    with open(home / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if stamp.is_file():  # another process made it while this one waited
-            return home
-        for entry in home.iterdir():
-            if entry.name != ".lock":
-                shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink()
-        started = time.monotonic()
-        libs, classes = home / "libs", home / "classes"
-        _copy_dependencies(libs)
-        classes.mkdir()
-        source = classes / "LocalSolr.java"
-        source.write_text(MAIN)
-        javac = os.path.join(os.path.dirname(os.path.realpath(java_executable())), "javac")
-        result = subprocess.run([javac, "-cp", str(libs / "*"), "-d", str(classes), str(source)],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
-        if result.returncode != 0:
-            raise BeamConnectError("javac of the Solr launcher failed:\n%s" % result.stdout[-3000:])
-        stamp.write_text("solr %s, %d jars\n" % (SOLR_VERSION, len(list(libs.glob("*.jar")))))
-        _LOGGER.info("Prepared %s in %.1f s", home, time.monotonic() - started)
-    return home
+    def make(home: pathlib.Path) -> str:
+        libs = home / "libs"
+        count = maven_jars(_ARTIFACTS, libs, "Solr %s" % SOLR_VERSION)
+        compile_java("LocalSolr", MAIN, libs, home / "classes", "Solr")
+        return "solr %s, %d jars" % (SOLR_VERSION, count)
 
-
-def _copy_dependencies(libs: pathlib.Path) -> None:
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise BeamConnectError("mvn was not found on PATH; Solr %s comes from Maven Central" % SOLR_VERSION)
-    with tempfile.TemporaryDirectory(prefix="beamconnect-solr-pom-") as work:
-        pom, settings = pathlib.Path(work) / "pom.xml", pathlib.Path(work) / "settings.xml"
-        pom.write_text(_POM.format(dependencies="\n".join(_DEPENDENCY.format(*a) for a in _ARTIFACTS)))
-        settings.write_text(_SETTINGS)
-        command = [mvn, "-q", "-B", "-s", str(settings), "-f", str(pom), "dependency:copy-dependencies",
-                   "-DoutputDirectory=%s" % libs, "-DincludeScope=runtime"]
-        try:
-            result = subprocess.run(command, cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True, timeout=_MAVEN_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            raise BeamConnectError("mvn did not resolve Solr %s within %.0f s"
-                                   % (SOLR_VERSION, _MAVEN_TIMEOUT_S)) from None
-    if result.returncode != 0:
-        raise BeamConnectError("mvn failed to resolve Solr %s (exit code %d):\n%s"
-                               % (SOLR_VERSION, result.returncode, result.stdout[-3000:]))
+    return cached("solr-%s" % SOLR_VERSION, make)
