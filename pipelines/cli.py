@@ -33,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a connector config without running it")
     validate.add_argument("config")
     validate.add_argument("--bootstrap-servers", help="Kafka brokers (wins over the config)")
+    validate.add_argument("--check", action="store_true",
+                          help="also reach the sink's system, as a run does before it reads: "
+                               "credentials, tables or columns, buckets, queues")
 
     demo = commands.add_parser("demo", help="start a local broker, produce samples, run a connector")
     demo.add_argument("--records", type=int, default=20_000, help="sample records to produce")
@@ -69,6 +72,10 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="batch (one bounded run, default), micro-batch (a bounded run every "
                              "--interval until SIGINT/SIGTERM) or streaming (one unbounded pipeline)")
     parser.add_argument("--interval", default="30s", help="micro-batch period, e.g. 30s, 5m (default 30s)")
+    parser.add_argument("--hold-partial", action=argparse.BooleanOptionalAction, default=None,
+                        help="file sink, bounded runs: leave each partition's partial last file "
+                             "unwritten and uncommitted for the next run (default: on in "
+                             "micro-batch mode, off in batch mode)")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -142,9 +149,13 @@ def _run(args, extra, raw=None) -> int:
     if args.mode not in MODES:
         raise _config_error("--mode must be one of %s, got %r"
                             % (", ".join(repr(m) for m in MODES), args.mode))
+    if args.mode == "streaming" and args.hold_partial is not None:
+        raise _config_error("--hold-partial applies to bounded runs; --mode streaming always keeps "
+                            "a partition's open file for later")
+    hold = args.hold_partial if args.hold_partial is not None else args.mode == "micro-batch"
     options = RunOptions(start=parse_start(args.start),
                          until=parse_time(args.until) if args.until else None,
-                         max_records=args.max_records, beam_args=tuple(extra))
+                         max_records=args.max_records, beam_args=tuple(extra), hold_partial=hold)
     if args.mode == "batch":
         print(run_connector(config, options).table())
         return 0
@@ -208,6 +219,9 @@ def _validate(args) -> int:
                                          guard))
     where = config.dead_letters.description if config.dead_letters is not None else "none"
     print("  errors.tolerance=%s, dead letters: %s" % (config.errors.tolerance, where))
+    if args.check:
+        config.sink.check(config.sink_config)
+        print("  sink check: the %s sink's system accepted the settings" % config.connector_class)
     return 0
 
 

@@ -49,6 +49,19 @@ def test_validate_lists_the_transform_chain_and_the_dead_letter_path(tmp_path, c
     assert "  errors.tolerance=all, dead letters: topic c1-dlq" in out
 
 
+def test_validate_check_reaches_the_sink_only_when_asked(tmp_path, capsys):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the store's directory should be")
+    path = _config(tmp_path, **{"store.url": str(blocker / "out")})
+    assert main(["validate", path, "--bootstrap-servers", "127.0.0.1:9092"]) == 0
+    assert "sink check" not in capsys.readouterr().out
+    assert main(["validate", path, "--bootstrap-servers", "127.0.0.1:9092", "--check"]) == 1
+    assert str(blocker) in capsys.readouterr().err
+    good = _config(tmp_path, **{"store.url": str(tmp_path / "out")})
+    assert main(["validate", good, "--bootstrap-servers", "127.0.0.1:9092", "--check"]) == 0
+    assert "sink check: the files sink's system accepted the settings" in capsys.readouterr().out
+
+
 def test_bad_arguments_exit_2_with_the_reason(tmp_path, capsys):
     path = _config(tmp_path)
     assert main(["run", path, "--bootstrap-servers", "127.0.0.1:9092", "--max-records", "0"]) == 2

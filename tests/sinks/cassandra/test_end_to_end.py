@@ -222,10 +222,19 @@ def test_a_mapping_naming_a_missing_column_fails_before_any_record_is_read(kafka
     key = "topic.%s.%s.%s.mapping" % (topic, KEYSPACE, table)
     config = write_config(tmp_path / "c.json", sink_config(name, topic, cassandra, {
         (topic, table): {"mapping": "id=key, qty=value.qty, colour=value.colour"}}))
+    expected = ("%s='id=key, qty=value.qty, colour=value.colour': the following columns do not exist in "
+                "table %s.%s: colour" % (key, KEYSPACE, table))
+    offline = subprocess.run(cli_command("validate", config, "--bootstrap-servers", kafka.servers),
+                             cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=120)
+    assert offline.returncode == 0, offline.stderr[-3000:]
+    checked = subprocess.run(cli_command("validate", config, "--bootstrap-servers", kafka.servers,
+                                         "--check"),
+                             cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 2, checked.stderr[-3000:]
+    assert expected in " ".join(checked.stderr.split())
     result = _run(config, kafka)
     assert result.returncode == 2, result.stderr[-3000:]
-    assert ("%s='id=key, qty=value.qty, colour=value.colour': the following columns do not exist in table "
-            "%s.%s: colour" % (key, KEYSPACE, table)) in " ".join(result.stderr.split())
+    assert expected in " ".join(result.stderr.split())
     assert "planned" not in result.stderr
     assert kafka.committed("connect-" + name, topic, 1) == {0: -1001}
 
