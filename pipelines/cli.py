@@ -203,9 +203,11 @@ def _replay(args, extra) -> int:
 
 def _validate(args) -> int:
     from pipelines.config import load_config
-    from pipelines.config.connector import parse_connector_config
+    from pipelines.config.connector import NO_BROKERS, parse_connector_config
 
-    config = parse_connector_config(load_config(args.config), bootstrap_servers=args.bootstrap_servers)
+    # Only --check reaches a system: without it no broker is needed (the examples name none).
+    config = parse_connector_config(load_config(args.config), bootstrap_servers=args.bootstrap_servers,
+                                    brokers_required=args.check)
     for warning in config.warnings:
         _LOGGER.warning("%s", warning)
     topics = ",".join(config.topics) if config.topics else "regex %r" % config.topics_regex
@@ -219,6 +221,9 @@ def _validate(args) -> int:
                                          guard))
     where = config.dead_letters.description if config.dead_letters is not None else "none"
     print("  errors.tolerance=%s, dead letters: %s" % (config.errors.tolerance, where))
+    if config.consumer_config["bootstrap.servers"] == NO_BROKERS:
+        print("  brokers: none given; run, replay-dlq and validate --check need bootstrap.servers or "
+              "--bootstrap-servers")
     if args.check:
         config.sink.check(config.sink_config)
         print("  sink check: the %s sink's system accepted the settings" % config.connector_class)

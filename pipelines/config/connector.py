@@ -128,13 +128,19 @@ class ConnectorConfig:
         return self.consumer_config["group.id"]
 
 
-def parse_connector_config(raw: Mapping[str, str], *,
-                           bootstrap_servers: Optional[str] = None) -> ConnectorConfig:
+NO_BROKERS = "no-brokers-given.invalid:9092"
+"""What ``bootstrap.servers`` holds in a config parsed without brokers (a name that never resolves)."""
+
+
+def parse_connector_config(raw: Mapping[str, str], *, bootstrap_servers: Optional[str] = None,
+                           brokers_required: bool = True) -> ConnectorConfig:
     """Validates a raw (string to string) connector config.
 
     Args:
       raw: Keys and values as written in a properties or JSON config.
       bootstrap_servers: From the command line; wins over the config's ``bootstrap.servers``.
+      brokers_required: False for what never connects (``validate``): without brokers, the consumer
+        settings are checked with :data:`NO_BROKERS` in their place, and that is what they hold.
 
     Raises:
       ConfigError: naming the key, the value and what is allowed.
@@ -161,7 +167,8 @@ def parse_connector_config(raw: Mapping[str, str], *,
                               % (regex, exc)) from None
     warnings = tuple("%s is accepted but has no effect here: %s" % (k, why)
                      for k, why in {**IGNORED, **sink.ignored_keys}.items() if k in raw)
-    consumer, reset, consumer_warnings = _consumer_config(raw, common, bootstrap_servers)
+    consumer, reset, consumer_warnings = _consumer_config(raw, common, bootstrap_servers,
+                                                         brokers_required)
     policy = error_policy(common)
     producer, producer_warnings = producer_settings(raw)
     dead_letters = dead_letter_writer(common, consumer, producer)
@@ -196,11 +203,13 @@ def _sub_keys(raw: Mapping[str, str], prefix: str) -> dict:
     return {k[len(prefix):]: v for k, v in raw.items() if k.startswith(prefix)}
 
 
-def _consumer_config(raw, common, bootstrap_servers) -> tuple:
+def _consumer_config(raw, common, bootstrap_servers, brokers_required: bool = True) -> tuple:
     """(librdkafka settings, auto.offset.reset, warnings); the planner applies the reset itself."""
     overrides, warnings = translate(
         {k: v.strip() for k, v in _sub_keys(raw, "consumer.override.").items()})
     servers = bootstrap_servers or overrides.pop("bootstrap.servers", None) or common["bootstrap.servers"]
+    if not servers and not brokers_required:
+        servers = NO_BROKERS
     if not servers:
         raise ConfigError("bootstrap.servers is required: set it in the config or pass "
                           "--bootstrap-servers HOST:PORT")

@@ -72,8 +72,15 @@ def test_bad_arguments_exit_2_with_the_reason(tmp_path, capsys):
     assert "missing.properties" in capsys.readouterr().err
 
 
-def test_missing_bootstrap_servers(tmp_path, capsys):
-    assert main(["validate", _config(tmp_path)]) == 2
+def test_missing_bootstrap_servers_only_matter_to_commands_that_connect(tmp_path, capsys):
+    path = _config(tmp_path)
+    assert main(["validate", path]) == 0
+    out = capsys.readouterr().out
+    assert "valid files connector 'c1'" in out
+    assert "brokers: none given; run, replay-dlq and validate --check need bootstrap.servers" in out
+    assert main(["validate", path, "--check"]) == 2
+    assert "bootstrap.servers is required" in capsys.readouterr().err
+    assert main(["run", path]) == 2
     assert "bootstrap.servers is required" in capsys.readouterr().err
 
 
