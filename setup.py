@@ -27,6 +27,11 @@ setup(
         # Runners and sink families declare their client libraries here ([aws], [jdbc], ... to come).
         "gcp": ["apache-beam[gcp]>=2.60,<3"],  # DataflowRunner and Flex Templates
         "aws": ["boto3>=1.34,<2"],  # the file sink's s3:// stores
+        # the file sink's HDFS stores: fsspec's WebHDFS client (HttpFS, delegation tokens, Kerberos)
+        "hdfs": ["fsspec>=2024.2"],
+        "hdfs-kerberos": ["fsspec>=2024.2", "requests-gssapi>=1.3,<2"],
+        # the file sink's Azure Blob stores: Microsoft's own SDK (block lists, conditional requests)
+        "azure": ["azure-storage-blob>=12.25,<13"],
         # the JDBC sink: SQLAlchemy Core (dialects, reflection, quoting), psycopg 3 (COPY) and PyMySQL
         "jdbc": ["sqlalchemy>=2.0,<2.2", "psycopg[binary]>=3.1,<4", "pymysql>=1.1,<2"],
         # the NATS JetStream sink: the official asyncio client (nkeys too for nats.creds.file)
@@ -44,6 +49,8 @@ setup(
         "elasticsearch": ["opensearch-py>=2.4,<4", "elasticsearch>=8.13,<10"],
         # the Solr sink speaks Solr's JSON update API over HTTP with requests
         "solr": ["requests>=2.28,<3"],
+        # Schema Registry converters (AvroConverter): confluent-kafka's own registry client
+        "schema-registry": ["confluent-kafka[schemaregistry]>=2.6,<3"],
         # the MongoDB sink: pymongo, MongoDB's own driver (bulk writes, per-operation errors)
         "mongodb": ["pymongo>=4.20,<5"],
         # the Cassandra sink: the DataStax driver (prepared statements, execute_concurrent, token-aware

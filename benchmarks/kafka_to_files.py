@@ -8,9 +8,15 @@ times as whole processes:
   (d) the same run as (b) with a chain of three single-message transforms (ReplaceField renaming two
       fields, InsertField adding the topic and offset, Cast of two fields), as another connector:
       every field is still written, two more per record.
+  (e) with --store azure, the same run as (b) into Azure Blob Storage: a new container in the account
+      AZURE_STORAGE_CONNECTION_STRING names, else in a local Azurite (the tests' server), a fresh prefix
+      per run so that every file is a new blob; with --store hdfs, into HDFS (a local MiniDFSCluster,
+      the tests' server, or the namenode BEAMCONNECT_WEBHDFS_URL names) through an hdfs:// store.url
+      and a hadoop.conf.dir, a fresh directory per run.
 Prints the rates in records/s, the ratios to (a), how far (d) stays from (b), and peak memory.
 
     .venv/bin/python benchmarks/kafka_to_files.py [--records N] [--bootstrap-servers HOST:PORT]
+                                                  [--store azure|hdfs]
 
 Without --bootstrap-servers (or KAFKA_BOOTSTRAP_SERVERS) a local broker is started and stopped.
 """
@@ -20,7 +26,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pathlib
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -91,16 +99,89 @@ transforms.cast.spec=amount:float32,id:int32
 """
 
 
-def _config(store: str, name: str, topic: str, out: str, flush_size: int, extra: str = "") -> str:
-    """Writes a files connector's properties (schemaless JSON to Parquet); returns the path."""
+def _config(store: str, name: str, topic: str, out: str, flush_size: int, extra: str = "",
+            url: str = "") -> str:
+    """Writes a files connector's properties (schemaless JSON to Parquet) for ``store/out`` (or
+    ``url``); returns the path."""
     path = os.path.join(store, name + ".properties")
     with open(path, "w") as f:
         f.write("name=%s\nconnector.class=files\ntopics=%s\n"
                 "key.converter=org.apache.kafka.connect.converters.ByteArrayConverter\n"
                 "value.converter=org.apache.kafka.connect.json.JsonConverter\n"
                 "value.converter.schemas.enable=false\nstore.url=%s\nformat.class=parquet\n"
-                "flush.size=%d\n%s" % (name, topic, os.path.join(store, out), flush_size, extra))
+                "flush.size=%d\n%s" % (name, topic, url or os.path.join(store, out), flush_size, extra))
     return path
+
+
+class _AzureStore:
+    """--store azure: a new container in the account AZURE_STORAGE_CONNECTION_STRING names, or in a
+    local Azurite started for the run; removed afterwards."""
+
+    label = "Azure Blob"
+
+    def __enter__(self) -> "_AzureStore":
+        from tests.servers.azurite import CONNECTION_STRING_VARIABLE, AzureAccount, LocalAzurite
+
+        connection = os.environ.get(CONNECTION_STRING_VARIABLE)
+        self._server = None if connection else LocalAzurite().start()
+        account = AzureAccount.from_connection_string(connection) if connection else self._server.account
+        self.keys = "azblob.connection.string=%s\n" % account.connection_string
+        self.name = "bench-%s" % uuid.uuid4().hex[:8]
+        self.container = account.service().create_container(self.name)
+        return self
+
+    def url(self, prefix: str) -> str:
+        return "az://%s/%s" % (self.name, prefix)
+
+    def check_written(self, prefix: str, expected: int) -> None:
+        import io
+        import pyarrow.parquet as pq
+        blobs = self.container.list_blobs(name_starts_with=prefix + "/")
+        written = sum(pq.ParquetFile(io.BytesIO(self.container.download_blob(b.name).readall()))
+                      .metadata.num_rows for b in blobs)
+        if written != expected:
+            raise SystemExit("beamconnect wrote %d records to Azure, expected %d" % (written, expected))
+
+    def __exit__(self, *exc_info) -> None:
+        self.container.delete_container()
+        if self._server is not None:
+            self._server.stop()
+
+
+class _HdfsStore:
+    """--store hdfs: a new directory in the HDFS BEAMCONNECT_WEBHDFS_URL names, or in a local
+    MiniDFSCluster started for the run; removed afterwards."""
+
+    label = "HDFS"
+
+    def __enter__(self) -> "_HdfsStore":
+        from tests.servers.hdfs import LocalHdfs, conf_dir, from_environment
+
+        self.hdfs = from_environment()
+        self._server = None if self.hdfs else LocalHdfs(quick_start=False).start(timeout=180)
+        self.hdfs = self.hdfs or self._server.hdfs
+        self._conf = tempfile.mkdtemp(prefix="bench-hadoop-")
+        self.keys = "hadoop.conf.dir=%s\n" % conf_dir(pathlib.Path(self._conf), self.hdfs)
+        self.name = "/bench-%s" % uuid.uuid4().hex[:8]
+        return self
+
+    def url(self, prefix: str) -> str:
+        return "%s%s/%s" % (self.hdfs.rpc or "hdfs://", self.name, prefix)
+
+    def check_written(self, prefix: str, expected: int) -> None:
+        import io
+        import pyarrow.parquet as pq
+        directory = "%s/%s" % (self.name, prefix)
+        written = sum(pq.ParquetFile(io.BytesIO(self.hdfs.read("%s/%s" % (directory, name))))
+                      .metadata.num_rows for name in self.hdfs.files(directory))
+        if written != expected:
+            raise SystemExit("beamconnect wrote %d records to HDFS, expected %d" % (written, expected))
+
+    def __exit__(self, *exc_info) -> None:
+        self.hdfs.delete(self.name)
+        shutil.rmtree(self._conf, ignore_errors=True)
+        if self._server is not None:
+            self._server.stop()
 
 
 def main() -> int:
@@ -108,11 +189,13 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--bootstrap-servers", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
     parser.add_argument("--flush-size", type=int, default=100_000)
+    parser.add_argument("--store", choices=("local", "azure", "hdfs"), default="local",
+                        help="also time the run into this store (local: only the local-disk runs)")
     parser.add_argument("--prism", action="store_true",
                         help="also time the run on Beam's Prism runner (built by ./dev test)")
     args = parser.parse_args()
 
-    broker = None
+    broker = azure = None
     servers = args.bootstrap_servers
     if not servers:
         from pipelines.dev_kafka import LocalKafka
@@ -130,19 +213,28 @@ def main() -> int:
         if int(out.strip()) != args.records:
             raise SystemExit("bare consumer read %s records, expected %d" % (out.strip(), args.records))
 
+        azure = {"azure": _AzureStore, "hdfs": _HdfsStore}[args.store]().__enter__() \
+            if args.store != "local" else None
         with tempfile.TemporaryDirectory() as store:
             config = _config(store, "bench-" + topic, topic, "out", args.flush_size)
             smt_config = _config(store, "bench-smt-" + topic, topic, "out-smt", args.flush_size,
                                  SMT_CHAIN)
             # (b) and (d) in turn, twice, each from the earliest offset: the best of each pair of
             # runs, so neither gains from running after the other warmed the broker's page cache
-            runs = {"b": [], "d": []}
-            for _ in range(2):
+            runs = {"b": [], "d": [], "e": []}
+            for i in range(2):
                 for key, cfg, out in (("b", config, "out"), ("d", smt_config, "out-smt")):
                     runs[key].append(harness.timed([sys.executable, "-m", "pipelines", "run", cfg,
                                             "--bootstrap-servers", servers, "--from", "earliest"],
                                            env)[:2])
                     _check_written(os.path.join(store, out), args.records)
+                if azure is not None:  # a fresh prefix: every file a new blob, not a replay
+                    cfg = _config(store, "bench-az%d-%s" % (i, topic), topic, "", args.flush_size,
+                                  azure.keys, url=azure.url("out-%d" % i))
+                    runs["e"].append(harness.timed([sys.executable, "-m", "pipelines", "run", cfg,
+                                                    "--bootstrap-servers", servers, "--from", "earliest"],
+                                                   env)[:2])
+                    azure.check_written("out-%d" % i, args.records)
             run_wall, run_mem = min(runs["b"])
             smt_wall, smt_mem = min(runs["d"])
             if args.prism:
@@ -163,11 +255,20 @@ def main() -> int:
         print("(d) with 3 SMTs -> parquet: %8.0f records/s  (%.2fs, peak %.0f MiB)  d/a: %.2f"
               % (smt_rate, smt_wall, smt_mem, smt_rate / bare_rate))
         print("SMT chain: d/a is %.0f%% of b/a" % (100.0 * smt_rate / run_rate))
+        if azure is not None:
+            azure_wall, azure_mem = min(runs["e"])
+            azure_rate = args.records / azure_wall
+            print("(e) beamconnect -> parquet in %s: %8.0f records/s  (%.2fs, peak %.0f MiB)  "
+                  "e/a: %.2f"
+                  % (azure.label, azure_rate, azure_wall, azure_mem, azure_rate / bare_rate))
+            print("%s: e/a is %.0f%% of the local-disk b/a" % (azure.label, 100.0 * azure_rate / run_rate))
         if args.prism:
             prism_rate = args.records / prism_wall
             print("(c) same on Prism:          %8.0f records/s  (%.2fs, peak %.0f MiB)  c/a: %.2f"
                   % (prism_rate, prism_wall, prism_mem, prism_rate / bare_rate))
     finally:
+        if azure is not None:
+            azure.__exit__(None, None, None)
         if broker is not None:
             broker.stop()
     return 0

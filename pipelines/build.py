@@ -23,7 +23,8 @@ from transforms.convert import ConvertRecords
 from transforms.errors import FailureRouter
 from transforms.kafka.commit import CommitEachWrite, CommitOffsets
 from transforms.kafka.planning import PartitionPlan
-from transforms.kafka.read import ReadFromKafka
+from transforms.kafka.read import HoldPartial, ReadFromKafka
+from transforms.kafka.rotation import Schedule
 from transforms.kafka.unbounded import ReadFromKafkaUnbounded
 from transforms.records import WriteResult
 from transforms.smt.apply import ApplyTransforms
@@ -81,13 +82,23 @@ def process_bundles(config: ConnectorConfig, bundles, mode: Mode, plans: Sequenc
 
 
 def build_pipeline(pipeline: beam.Pipeline, config: ConnectorConfig,
-                   plans: Sequence[PartitionPlan]) -> Built:
-    """Adds a bounded run's steps to ``pipeline`` for the planned partitions."""
+                   plans: Sequence[PartitionPlan], hold_partial: bool = False) -> Built:
+    """Adds a bounded run's steps to ``pipeline`` for the planned partitions.
+
+    ``hold_partial`` (micro-batch mode, ``--hold-partial``), for a sink whose bundling asks for it:
+    each partition's partial last window is left, uncommitted, for the next run.
+    """
     bundling = config.sink.bundling(config.sink_config)
-    bundles = pipeline | "ReadFromKafka" >> ReadFromKafka(
-        plans, config.consumer_config, bundling.flush_size, read_ahead=reads_in_one_process(pipeline))
+    hold = None
+    if hold_partial and bundling.hold_partial:
+        hold = HoldPartial(bundling.rotate_interval_ms,
+                           Schedule(bundling.rotate_schedule_ms, bundling.timezone))
+    read = pipeline | "ReadFromKafka" >> ReadFromKafka(
+        plans, config.consumer_config, bundling.flush_size, read_ahead=reads_in_one_process(pipeline),
+        hold=hold)
+    bundles, held = (read, None) if hold is None else (read["bundles"], read["held"])
     written = process_bundles(config, bundles, Mode.BATCH, plans)
-    committed = written | "CommitOffsets" >> CommitOffsets(config.consumer_config, plans)
+    committed = written | "CommitOffsets" >> CommitOffsets(config.consumer_config, plans, held)
     return Built(written=written, committed=committed)
 
 
@@ -97,7 +108,9 @@ def build_streaming_pipeline(pipeline: beam.Pipeline, config: ConnectorConfig,
     bundling = config.sink.bundling(config.sink_config)
     bundles = pipeline | "ReadFromKafka" >> ReadFromKafkaUnbounded(
         plans, config.consumer_config, bundling.flush_size, bundling.rotate_interval_ms,
-        close_caught_up=bundling.close_caught_up)
+        close_caught_up=bundling.close_caught_up,
+        schedule=Schedule(bundling.rotate_schedule_ms, bundling.timezone),
+        idle_flush_ms=bundling.idle_flush_ms)
     written = process_bundles(config, bundles, Mode.STREAMING, plans)
     committed = written | "CommitOffsets" >> CommitEachWrite(config.consumer_config)
     return Built(written=written, committed=committed)

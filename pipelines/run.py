@@ -37,12 +37,15 @@ class RunOptions:
       until: Read only records before this time.
       max_records: Plan at most this many offsets in total.
       beam_args: Beam pipeline options (``--runner`` etc.).
+      hold_partial: Leave each partition's partial last window, uncommitted, for the next run (for
+        sinks whose bundling asks for it: files); micro-batch mode and ``--hold-partial``.
     """
 
     start: Union[str, datetime.datetime] = "committed"
     until: Optional[datetime.datetime] = None
     max_records: Optional[int] = None
     beam_args: Sequence[str] = ()
+    hold_partial: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,7 +156,7 @@ def run_connector(config: ConnectorConfig, options: RunOptions,
                          time.monotonic() - started, config.sink.target_noun)
     pipeline_options = PipelineOptions(list(options.beam_args) or ["--runner", "DirectRunner"])
     pipeline = beam.Pipeline(options=pipeline_options)
-    build_pipeline(pipeline, config, plans)
+    build_pipeline(pipeline, config, plans, hold_partial=options.hold_partial)
     with Progress(plans, stream):
         result = pipeline.run()
         result.wait_until_finish()
@@ -194,12 +197,16 @@ def run_streaming(config: ConnectorConfig, options: RunOptions,
     """Runs one unbounded pipeline until KeyboardInterrupt (SIGINT/SIGTERM) or a failure.
 
     Each file commits its own offsets once written, so stopping at any point loses nothing: a window
-    that was not committed is read again by the next run. On a runner whose ``run()`` returns (portable,
-    Dataflow) the pipeline is cancelled when this process is told to stop.
+    that was not committed is read again by the next run. Before anything is read, the sink removes
+    what earlier runs wrote past the committed offsets (:meth:`~sinks.base.Sink.recover`), so a window
+    that closed on the clock and was written but not committed is rebuilt from the committed offset,
+    never written twice. On a runner whose ``run()`` returns (portable, Dataflow) the pipeline is
+    cancelled when this process is told to stop.
     """
     check_runner(options.beam_args)
     config.sink.check(config.sink_config)
     plans = plan_run(config, options)
+    config.sink.recover(config.sink_config, plans)
     _LOGGER.info("streaming %d topic-partitions for group.id=%s from offsets %s", len(plans),
                  config.group_id, ", ".join("%s/%d@%d" % (p.topic, p.partition, p.start)
                                             for p in plans))

@@ -6,6 +6,7 @@ from common.errors import ConfigError
 from sinks.base import Sink
 from sinks.cassandra import CassandraSink
 from sinks.files import FilesSink
+from sinks.files.hdfs import HdfsSink
 from sinks.jdbc import JdbcSink
 from sinks.kafka import KafkaSink
 from sinks.mongodb import MongoSink
@@ -18,6 +19,8 @@ from sinks.search.elasticsearch import ElasticsearchSink
 from sinks.search.solr import CloudSolrSink, SolrSink
 
 _FILES = FilesSink()
+_HDFS = HdfsSink()  # the HDFS connector's names, resuming from them
+_AZURE_BLOB = FilesSink(storage_class="io.confluent.connect.azure.blob.storage.AzureBlobStorage")
 _CASSANDRA = CassandraSink()
 _JDBC = JdbcSink()
 _KAFKA = KafkaSink()
@@ -35,6 +38,11 @@ SINKS = {
     "files": _FILES,
     "io.confluent.connect.s3.S3SinkConnector": _FILES,
     "io.confluent.connect.gcs.GcsSinkConnector": _FILES,
+    "hdfs": _HDFS,
+    "io.confluent.connect.hdfs3.Hdfs3SinkConnector": _HDFS,
+    "io.confluent.connect.hdfs.HdfsSinkConnector": _HDFS,
+    "azblob": _AZURE_BLOB,
+    "io.confluent.connect.azure.blob.AzureBlobStorageSinkConnector": _AZURE_BLOB,
     "jdbc": _JDBC,
     "io.confluent.connect.jdbc.JdbcSinkConnector": _JDBC,
     "io.debezium.connector.jdbc.JdbcSinkConnector": _JDBC,

@@ -112,6 +112,11 @@ class Sink(abc.ABC):
         ``auto.offset.reset``."""
         return {}
 
+    def recover(self, config: Any, plans: Sequence) -> None:
+        """Streaming runs, before any record is read: removes what earlier runs wrote past the
+        committed offsets of the planned partitions, for sinks whose writes are named by where a
+        bundle starts and whose bundles may end on the clock (files); nothing by default."""
+
     @abc.abstractmethod
     def bundling(self, config: Any) -> Bundling:
         """How the source should cut partitions into bundles for this sink."""

@@ -49,11 +49,30 @@ class Bundling:
         records a Kafka Connect task's ``put()`` gets at once), so that the records of a quiet topic
         are written within moments. Sinks whose writes cost little per call (databases, queues)
         set it; the file sink does not, since it would roll tiny files.
+      rotate_schedule_ms: ``rotate.schedule.interval.ms``: a bundle also ends at the first point of a
+        wall-clock grid (from midnight in ``timezone``, every this many ms) after it opened; -1 for
+        never. Streaming: whenever the reader sees the point pass. Bounded runs that hold partial
+        windows: their last window is due once a point passed after its first record's timestamp.
+        The cut depends on the clock, so a sink that sets it removes, before a streaming run reads,
+        what it wrote past the committed offsets (:meth:`sinks.base.Sink.recover`).
+      timezone: The IANA time zone of that grid.
+      idle_flush_ms: Streaming: a bundle also ends once its partition has received nothing for this
+        many ms (wall clock); -1 for never.
+      hold_partial: Bounded runs that hold partial windows (micro-batch mode, ``--hold-partial``):
+        a partition's last window, cut short by the plan's end, is neither emitted nor committed
+        unless ``rotate_schedule_ms`` says it is due; the next run reads it again from its start, so
+        the chain of bundles is the one a single run over all the records makes. In those runs
+        ``rotate_interval_ms`` also cuts windows, as in streaming. Sinks whose output depends on
+        where bundles end (files) set it.
     """
 
     flush_size: int
     rotate_interval_ms: int = -1
     close_caught_up: bool = False
+    rotate_schedule_ms: int = -1
+    timezone: Optional[str] = None
+    idle_flush_ms: int = -1
+    hold_partial: bool = False
 
 
 @dataclasses.dataclass
@@ -90,6 +109,27 @@ class KafkaBundle:
         return record_ref(self.topic, self.partition, self.offsets[index])
 
 
+@dataclasses.dataclass(frozen=True)
+class RecordSchemas:
+    """Each record's own value schema, when the records of a bundle carry different ones.
+
+    A converter unifies the schemas of one bundle into ``value_schema``; a sink that writes one schema
+    per file (``schema.compatibility``) needs each record's own. They hold only while the bundle's
+    ``value_schema`` is still the unified field they refine (``of``): a transform that changes the
+    value schema replaces it, and they then no longer apply.
+
+    Attributes:
+      of: The bundle's ``value_schema`` as the converter set it.
+      fields: Per kept record, its own schema as an Arrow field (None for a null value).
+    """
+
+    of: pa.Field
+    fields: tuple
+
+    def take(self, indices: Sequence[int]) -> "RecordSchemas":
+        return RecordSchemas(self.of, tuple(self.fields[i] for i in indices))
+
+
 @dataclasses.dataclass
 class ConvertedBundle:
     """Records of one window after the converters (and transforms), as Arrow arrays.
@@ -114,6 +154,8 @@ class ConvertedBundle:
       rows: For each kept record, its index in ``raw``.
       last_offset: The last offset of the window that this bundle covers, kept or not: a write of the
         bundle settles every offset up to it (records dropped by a filter or dead-lettered included).
+      record_schemas: Each record's own value schema when they differ (see :class:`RecordSchemas`);
+        None when ``value_schema`` describes every record.
     """
 
     topic: str
@@ -130,6 +172,7 @@ class ConvertedBundle:
     raw: Optional[KafkaBundle] = dataclasses.field(default=None, repr=False)
     rows: Optional[list] = None
     last_offset: Optional[int] = None
+    record_schemas: Optional[RecordSchemas] = None
 
     def __post_init__(self):
         if self.last_offset is None and self.offsets:
@@ -141,6 +184,15 @@ class ConvertedBundle:
     def record_ref(self, index: int) -> str:
         """Names kept record ``index`` by its source coordinates."""
         return record_ref(self.topic, self.partition, self.offsets[index])
+
+    def value_schemas(self) -> Optional[tuple]:
+        """Each kept record's own value schema (Arrow fields, None for null values), or None when
+        they are not known apart from ``value_schema``: one schema, schemaless values, or a transform
+        changed the values' schema."""
+        own = self.record_schemas
+        if own is None or own.of is not self.value_schema or len(own.fields) != len(self):
+            return None
+        return own.fields
 
     def topic_of(self, index: int) -> str:
         """The target topic of kept record ``index``."""
@@ -171,6 +223,8 @@ class ConvertedBundle:
             headers=[self.headers[i] for i in indices],
             topics=None if self.topics is None else [self.topics[i] for i in indices],
             rows=None if self.rows is None else [self.rows[i] for i in indices],
+            record_schemas=(None if self.value_schemas() is None  # dropped once they no longer apply
+                            else self.record_schemas.take(indices)),
         )
 
     def fail(self, index: int, stage: str, class_name: str, error: BaseException) -> "FailedRecord":

@@ -13,7 +13,20 @@ writes.
 
 In streaming mode windows are cut by the data instead (``flush.size`` records, or ``rotate.interval.ms``
 of record time) from the committed offset on; a window's offsets are committed once all its files are
-in place, and a replayed window rewrites the same names with the same records.
+in place, and a replayed window rewrites the same names with the same records. Windows may also close
+on the clock (``rotate.schedule.interval.ms``, ``idle.flush.ms``), where a replay may cut elsewhere:
+before a streaming run reads, :meth:`FilesSink.recover` removes every file past the committed offsets,
+so the replay rebuilds them from the committed offset and no record is written twice.
+
+Bounded runs that hold partial windows (micro-batch mode, ``--hold-partial``) neither write nor commit
+a partition's last window when the run ends inside it, so the next run writes it whole and the chain of
+files is the one a single run writes (see :class:`~transforms.records.Bundling`).
+
+A value schema change inside a window closes the file as ``schema.compatibility`` says (see
+:mod:`sinks.files.schemas`): the window's records are split into consecutive runs of one file schema,
+each its own file named by its first offset, so a replay writes the same names. With
+``behavior.on.null.values=write`` a window's tombstones become a keys (and headers) file, without a
+value file, under ``<topic>/<tombstone.encoded.partition>/``, named by the first tombstone's offset.
 
 Names use each record's target topic (after transforms such as RegexRouter) with its source partition
 and offset, as Confluent's sinks do; two source topics routed to one target topic would write the same
@@ -33,11 +46,11 @@ import apache_beam as beam
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from common.errors import RejectedRecord
-from sinks.base import BundleWriter, Bundling, Mode, Sink, WriteContext
-from sinks.files.config import CONFIG_DEF, IGNORED_KEYS, FilesSinkConfig
+from common.errors import ConfigError, RejectedRecord
+from sinks.base import BundleWriter, Bundling, ConnectorContext, Mode, Sink, WriteContext
+from sinks.files.config import CONFIG_DEF, IGNORED_KEYS, FilesSinkConfig, config_def
+from sinks.files.schemas import ProjectionError, check_versions, project, schema_runs
 from sinks.files.storage import StorageError
-from sinks.files.naming import file_name, parse_file_name, parse_temp_name
 from transforms.records import ConvertedBundle, WriteResult
 
 _LOGGER = logging.getLogger(__name__)
@@ -58,8 +71,10 @@ class _WriteFileFn(BundleWriter):
             if cfg.null_values == "fail":
                 raise RejectedRecord(
                     "the record has a null value and behavior.on.null.values=fail; set it to 'ignore' "
-                    "to skip tombstones", [o for o, n in zip(bundle.offsets, nulls.to_pylist()) if n])
-            bundle = bundle.take([i for i, n in enumerate(nulls.to_pylist()) if not n])
+                    "to skip tombstones, or 'write' to keep their keys",
+                    [o for o, n in zip(bundle.offsets, nulls.to_pylist()) if n])
+            if cfg.tombstone_dir is None:
+                bundle = bundle.take([i for i, n in enumerate(nulls.to_pylist()) if not n])
             if not len(bundle):
                 return (), 0, 0
         if cfg.keys_format is not None and bundle.keys.null_count:
@@ -71,28 +86,73 @@ class _WriteFileFn(BundleWriter):
         paths, size = [], 0
         for topic, rows in bundle.by_topic():
             part = bundle if rows is None else bundle.take(rows)
-            for directory, positions in cfg.partitioner.split(part, part.offsets, part.values):
-                for path, written in self._write(part, topic, directory, positions):
-                    paths.append(path)
-                    size += written
+            part, tombstones = _tombstones(part) if cfg.tombstone_dir is not None else (part, None)
+            directories = cfg.partitioner.split(part, part.offsets, part.values) if len(part) else ()
+            # one file per run of one value schema (schema.compatibility), all checked before writing
+            runs = [(d, run, projected) for d, positions in directories
+                    for run, projected in self._schema_runs(part, positions)]
+            files = [self._write(part, topic, d, run, projected=projected)
+                     for d, run, projected in runs]
+            if tombstones is not None:  # their keys (and headers) only, as Confluent's S3 sink
+                files.append(self._write(tombstones, topic, cfg.tombstone_dir, None,
+                                         with_values=False))
+            for path, written in (f for group in files for f in group):
+                paths.append(path)
+                size += written
         return tuple(paths), size, len(bundle)
 
-    def _write(self, bundle: ConvertedBundle, topic: str, directory: str, positions) -> list:
-        """The bundle's records that go to ``directory`` of ``topic``: the value file, and the keys and
-        headers files next to it when they are stored; ``(path, bytes)`` per file."""
+    def _schema_runs(self, part: ConvertedBundle, positions) -> list:
+        """``(positions, values or None)`` of each run of the records at ``positions`` that share a
+        value schema under schema.compatibility, their values projected to the run's schema (None:
+        as they are)."""
+        cfg = self._config
+        own = part.value_schemas()
+        if own is None:  # one schema for all (or schemaless): nothing to split or project
+            if part.value_schema is not None:
+                try:
+                    check_versions([part.value_schema], cfg.schema_compatibility)
+                except ProjectionError as error:
+                    at = range(len(part)) if positions is None else positions.to_pylist()
+                    raise RejectedRecord(str(error), [part.offsets[i] for i in at]) from None
+            return [(positions, None)]
+        at = list(range(len(part))) if positions is None else positions.to_pylist()
+        schemas = [own[i] for i in at]
+        try:
+            runs = schema_runs(schemas, cfg.schema_compatibility)
+        except ProjectionError as error:
+            raise RejectedRecord(str(error), [part.offsets[at[k]] for k in error.positions]) from None
+        out = []
+        for begin, end, schema in runs:
+            run = at[begin:end]
+            try:
+                projected = project(part.values.take(pa.array(run, pa.int64())), schemas[begin:end],
+                                    schema)
+            except ProjectionError as error:
+                raise RejectedRecord(str(error), [part.offsets[run[k]] for k in error.positions]) \
+                    from None
+            out.append((pa.array(run, pa.int64()), projected))
+        return out
+
+    def _write(self, bundle: ConvertedBundle, topic: str, directory: str, positions,
+               with_values: bool = True, projected: Optional[pa.Array] = None) -> list:
+        """The bundle's records that go to ``directory`` of ``topic``: the value file (unless
+        ``with_values`` is false; ``projected`` holds the values when they were projected to the
+        file's schema), and the keys and headers files next to it when they are stored;
+        ``(path, bytes)`` per file."""
         cfg = self._config
         offsets, values, rows = bundle.offsets, bundle.values, None
         if positions is not None:
             offsets = pc.take(pa.array(offsets, pa.int64()), positions).to_pylist()
             values = pc.take(values, positions)
             rows = positions
-        files = [("", cfg.format, values)]
+        if projected is not None:
+            values = projected
+        files = [("", cfg.format, values)] if with_values else []
         for infix, fmt in cfg.companions().items():
             files.append((infix, fmt, _keys(bundle, rows) if infix == ".keys" else _headers(bundle, rows)))
         results = []
         for infix, fmt, data_values in files:
-            name = file_name(topic, bundle.partition, offsets[0], infix + fmt.extension,
-                             pad=cfg.pad_width, delim=cfg.file_delim)
+            name = cfg.naming.name(topic, bundle.partition, offsets[0], offsets[-1], infix + fmt.extension)
             path = cfg.storage.path(cfg.topics_dir, topic, directory, name)
             data = fmt.serialize(data_values)
             try:
@@ -106,6 +166,15 @@ class _WriteFileFn(BundleWriter):
                           offsets[-1])
             results.append((path, len(data)))
         return results
+
+
+def _tombstones(bundle: ConvertedBundle) -> tuple:
+    """``(records with a value, tombstones or None)`` of one target topic's records."""
+    if not bundle.values.null_count:
+        return bundle, None
+    nulls = bundle.values.is_null().to_pylist()
+    return (bundle.take([i for i, n in enumerate(nulls) if not n]),
+            bundle.take([i for i, n in enumerate(nulls) if n]))
 
 
 _HEADERS_TYPE = pa.list_(pa.struct([pa.field("key", pa.string(), nullable=False),
@@ -134,8 +203,8 @@ class _RemoveStaleFn(beam.DoFn):
     def __init__(self, config: FilesSinkConfig, plans: Sequence):
         self._config = config
         self._plans = {(p.topic, p.partition): p for p in plans}
-        self._extensions = {config.format.extension} | {
-            infix + fmt.extension for infix, fmt in config.companions().items()}
+        self._extensions = {config.naming.extension(config.format.extension)} | {
+            config.naming.extension(infix + fmt.extension) for infix, fmt in config.companions().items()}
 
     def _stale(self, plan, offset: int) -> bool:
         """A file of this run's range it did not write, or one past the group's committed offset.
@@ -154,7 +223,7 @@ class _RemoveStaleFn(beam.DoFn):
         for result in written:
             plan = self._plans.get((result.topic, result.partition))
             for path in result.targets:
-                parsed = parse_file_name(os.path.basename(path), delim=cfg.file_delim)
+                parsed = cfg.naming.parse(os.path.basename(path))
                 if plan is not None and parsed is not None:
                     owners.setdefault((parsed.topic, parsed.partition), plan)
         return owners
@@ -166,11 +235,11 @@ class _RemoveStaleFn(beam.DoFn):
         for directory, start_after in self._listings(owners):
             for path in cfg.storage.walk(directory, start_after=start_after):
                 base = os.path.basename(path)
-                parsed = parse_file_name(base, delim=cfg.file_delim)
+                parsed = cfg.naming.parse(base)
                 plan = owners.get((parsed.topic, parsed.partition)) if parsed is not None else None
                 stale = (plan is not None and parsed.extension in self._extensions
                          and path not in keep and self._stale(plan, parsed.offset))
-                temp = parse_temp_name(base, delim=cfg.file_delim)
+                temp = cfg.naming.parse_temp(base)
                 if temp is not None and (temp.topic, temp.partition) not in owners:
                     temp = None
                 if stale or temp is not None:
@@ -192,6 +261,9 @@ class _RemoveStaleFn(beam.DoFn):
             yield directory, self._listing_start(directory, topic, plan)
         for topic in sorted(whole_topics):
             yield cfg.storage.path(cfg.topics_dir, topic), None
+        if cfg.tombstone_dir is not None:  # every partition's tombstones of a topic, side by side
+            for topic in sorted({topic for topic, _ in owners} - whole_topics):
+                yield cfg.storage.path(cfg.topics_dir, topic, cfg.tombstone_dir), None
 
     def _listing_start(self, directory: str, topic: str, plan) -> Optional[str]:
         """Where a sorted listing of the partition's files may start: its files before the plan's start
@@ -199,8 +271,7 @@ class _RemoveStaleFn(beam.DoFn):
         cfg = self._config
         if max(plan.end, plan.committed or 0) >= 10 ** cfg.pad_width:
             return None
-        return cfg.storage.path(directory, file_name(topic, plan.partition, plan.start, "",
-                                                     pad=cfg.pad_width, delim=cfg.file_delim))
+        return cfg.storage.path(directory, cfg.naming.prefix(topic, plan.partition, plan.start))
 
 
 class WriteToFiles(beam.PTransform):
@@ -211,7 +282,8 @@ class WriteToFiles(beam.PTransform):
       config: The parsed sink config.
       context: The run's mode and plans. In a bounded run (``Mode.BATCH``) offsets from each plan's
         start on are uncommitted, so files there that this run did not write are removed once all
-        writes are done; streaming and replay runs write each bundle and clean nothing up.
+        writes are done; streaming runs clean up before they read (:meth:`FilesSink.recover`), and
+        replay runs write each bundle and clean nothing up.
     """
 
     def __init__(self, config: FilesSinkConfig, context: WriteContext):
@@ -236,14 +308,40 @@ class FilesSink(Sink):
     ignored_keys = IGNORED_KEYS
     target_noun = "files"
 
+    def __init__(self, storage_class: Optional[str] = None):
+        """Args:
+          storage_class: The default of ``storage.class``, for a connector class that implies its
+            store (``io.confluent.connect.azure.blob.AzureBlobStorageSinkConnector``).
+        """
+        if storage_class is not None:
+            self.config_def = config_def(storage_class)
+
     def parse(self, values: Mapping[str, Any]) -> FilesSinkConfig:
         return FilesSinkConfig.from_values(values)
+
+    def configure(self, values: Mapping[str, Any], connector: ConnectorContext) -> FilesSinkConfig:
+        return self.parse(values).with_connector(connector.transforms)
+
+    def recover(self, config: FilesSinkConfig, plans: Sequence) -> None:
+        """Removes every file of the planned partitions past their committed offsets (and stray
+        temporary files), as a bounded run's cleanup does, before a streaming run reads: files that
+        closed on the clock (``rotate.schedule.interval.ms``, ``idle.flush.ms``) and were written but
+        not committed would otherwise stay beside the different files their replay writes."""
+        if (config.rotate_schedule_ms > 0 or config.idle_flush_ms > 0) and config.topic_renames:
+            raise ConfigError(
+                "rotate.schedule.interval.ms and idle.flush.ms close files on the clock, so a streaming "
+                "run first removes the uncommitted files of its topics; transforms %s rename topics, "
+                "whose files it cannot find. Remove those keys, or run --mode micro-batch"
+                % ", ".join(config.topic_renames))
+        list(_RemoveStaleFn(config, plans).process([]))
 
     def check(self, config: FilesSinkConfig) -> None:
         config.storage.check()
 
     def bundling(self, config: FilesSinkConfig) -> Bundling:
-        return Bundling(config.flush_size, config.rotate_interval_ms)
+        return Bundling(config.flush_size, config.rotate_interval_ms,
+                        rotate_schedule_ms=config.rotate_schedule_ms, timezone=config.timezone,
+                        idle_flush_ms=config.idle_flush_ms, hold_partial=True)
 
     def write(self, config: FilesSinkConfig, context: WriteContext) -> beam.PTransform:
         return WriteToFiles(config, context)

@@ -110,8 +110,8 @@ def test_named_converters_are_built(store):
 def test_unknown_converter_lists_allowed_names(store):
     with pytest.raises(ConfigError, match=re.escape(
             "key.converter must be one of 'ByteArrayConverter', 'StringConverter', 'JsonConverter', "
-            "got 'io.confluent.connect.avro.AvroConverter'")):
-        parse(store, {"key.converter": "io.confluent.connect.avro.AvroConverter"})
+            "'AvroConverter', got 'io.confluent.connect.protobuf.ProtobufConverter'")):
+        parse(store, {"key.converter": "io.confluent.connect.protobuf.ProtobufConverter"})
 
 
 def test_name_becomes_group_id(store):
@@ -332,12 +332,11 @@ def test_format_classes(store, format_class, format_type, extension):
 # Keys accepted with a warning, keys not supported yet.
 
 def test_ignored_keys_parse_with_one_warning_each(store):
-    config = parse(store, {"tasks.max": "4", "schema.compatibility": "BACKWARD",
-                           "rotate.schedule.interval.ms": "60000"})
+    config = parse(store, {"tasks.max": "4", "locale": "de_DE", "header.converter": "x.Y"})
 
     assert config.sink_config.flush_size == 100
     assert len(config.warnings) == 3
-    for key in ("tasks.max", "schema.compatibility", "rotate.schedule.interval.ms"):
+    for key in ("tasks.max", "locale", "header.converter"):
         naming = [w for w in config.warnings if w.startswith(key + " is accepted but has no effect here: ")]
         assert len(naming) == 1, (key, config.warnings)
 
@@ -532,10 +531,11 @@ def test_store_url_file_url(store, tmp_path):
     assert parse(store, {"store.url": url}).sink_config.storage.root == str(tmp_path / "archive")
 
 
-@pytest.mark.parametrize("url", ["hdfs://namenode/data", "abfs://container/x"])
+@pytest.mark.parametrize("url", ["ftp://host/data", "sftp://host/x"])
 def test_store_url_unknown_scheme_rejected(store, url):
     with pytest.raises(ConfigError, match=re.escape(
-            "store.url scheme must be one of 'file', 'gs', 's3' (or a local path), got %r" % url)):
+            "store.url scheme must be one of 'file', 'gs', 's3', 'az', 'abfs', 'abfss', 'hdfs', "
+            "'webhdfs', 'swebhdfs' (or a local path), got %r" % url)):
         parse(store, {"store.url": url})
 
 
@@ -596,6 +596,34 @@ def test_config_def_defaults(store):
         "gcs.bucket.name": None,
         "gcs.credentials.path": None,
         "gcs.credentials.json": None,
+        "azblob.account.name": None,
+        "azblob.account.key": None,
+        "azblob.sas.token": None,
+        "azblob.connection.string": None,
+        "azblob.container.name": None,
+        "azblob.block.size": 25 * 1024 * 1024,
+        "azblob.retry.type": "EXPONENTIAL",
+        "azblob.retry.retries": 3,
+        "azblob.retry.backoff.ms": 4000,
+        "azblob.retry.max.backoff.ms": 120000,
+        "azblob.connection.timeout.ms": 30000,
+        "azblob.proxy.url": None,
+        "azblob.proxy.user": None,
+        "azblob.proxy.password": None,
+        "az.compression.type": None,
+        "hdfs.url": None,
+        "hadoop.conf.dir": None,
+        "hadoop.home": None,
+        "logs.dir": "logs",
+        "hdfs.authentication.kerberos": False,
+        "connect.hdfs.principal": None,
+        "connect.hdfs.keytab": None,
+        "hdfs.namenode.principal": None,
+        "kerberos.ticket.renew.period.ms": 3600000,
+        "tombstone.encoded.partition": "tombstone",
+        "rotate.schedule.interval.ms": -1,
+        "schema.compatibility": "NONE",
+        "idle.flush.ms": -1,
     }
 
 
@@ -646,8 +674,8 @@ def test_config_def_rejects_unknown_partitioner(store):
 
 def test_config_def_rejects_bad_null_behavior(store):
     with pytest.raises(ConfigError, match=re.escape(
-            "behavior.on.null.values must be one of 'fail', 'ignore', got 'write'")):
-        sink_values(store, behavior_on_null_values="write")
+            "behavior.on.null.values must be one of 'fail', 'ignore', 'write', got 'delete'")):
+        sink_values(store, behavior_on_null_values="delete")
 
 
 # Pickling: Beam pickles the DoFns that hold these.

@@ -32,6 +32,9 @@ PREPARATIONS = {
     "opensearch": ("tests.servers.opensearch", "ensure_opensearch"),
     "solr": ("tests.servers.solr", "ensure_solr"),
     "cassandra_server": ("tests.servers.cassandra", "ensure_cassandra"),
+    "hdfs": ("tests.servers.hdfs", "ensure_minicluster"),
+    "azure_account": ("tests.servers.azurite", "ensure_azurite"),
+    "schema_registry": ("tests.servers.apicurio", "ensure_apicurio"),
 }
 
 

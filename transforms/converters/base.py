@@ -23,11 +23,14 @@ class Conversion:
         in increasing index order.
       schema: The Connect schema of ``values`` as an Arrow field (see :mod:`transforms.schema`); None
         for schemaless data.
+      record_schemas: When the batch's records carry different schemas (unified into ``schema``):
+        each value's own schema as an Arrow field, None for a null value; else None.
     """
 
     values: pa.Array
     failures: tuple[tuple[int, str], ...] = ()
     schema: Optional[pa.Field] = None
+    record_schemas: Optional[tuple] = None
 
 
 class Converter(abc.ABC):

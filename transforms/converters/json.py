@@ -125,7 +125,13 @@ class JsonConverter(Converter):
             failures.extend(bad)
         if schema_field.type != array.type:  # e.g. a batch of tombstones only: no schema seen
             schema_field = schema_field.with_type(array.type)
-        return Conversion(array, tuple(sorted(failures)), schema_field)
+        own = None
+        if len(kept) > 1:  # each record's own schema, for sinks that keep schemas apart
+            fields = {id(s): s.arrow_field("value") for s in kept}
+            of_record = {i: fields.get(id(s)) for i, s, _, _ in records}
+            failed = {i for i, _ in failures}
+            own = tuple(of_record.get(i) for i in range(len(data)) if i not in failed)
+        return Conversion(array, tuple(sorted(failures)), schema_field, own)
 
     def _parse(self, data: Sequence[Optional[bytes]], failures: list) -> list[tuple]:
         """``(index, schema, payload, raw)`` per record; schema None for a tombstone.

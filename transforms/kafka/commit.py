@@ -2,9 +2,10 @@
 
 The step consumes the sink's write results (:class:`~transforms.records.WriteResult`) as a whole (a global
 combine), so on a bounded run it starts only after every write finished and every failed record was
-skipped or dead-lettered; it then commits each planned partition's end offset. A failed or killed run
-never reaches it (a record failing under ``errors.tolerance=none`` fails the run), which is what makes
-a rerun replay-safe.
+skipped or dead-lettered; it then commits each planned partition's end offset, or, where the reader held
+a partial last window for the next run, that window's first offset. A failed or killed run never
+reaches it (a record failing under ``errors.tolerance=none`` fails the run), which is what makes a rerun
+replay-safe.
 """
 
 from __future__ import annotations
@@ -27,10 +28,14 @@ class _CommitFn(beam.DoFn):
         self._config = dict(consumer_config)
         self._plans = list(plans)
 
-    def process(self, written_count: int):
+    def process(self, written_count: int, held=None):
+        held = dict(held or {})
+        ends = {(p.topic, p.partition): min(p.end, held.get((p.topic, p.partition), p.end))
+                for p in self._plans}
         consumer = group_consumer(self._config)
         try:
-            offsets = [TopicPartition(p.topic, p.partition, p.end) for p in self._plans]
+            offsets = [TopicPartition(p.topic, p.partition, ends[(p.topic, p.partition)])
+                       for p in self._plans]
             if not offsets:
                 return
             result = retrying(lambda: consumer.commit(offsets=offsets, asynchronous=False), 60.0)
@@ -44,8 +49,10 @@ class _CommitFn(beam.DoFn):
                 raise BeamConnectError("committing topic=%s partition=%d offset=%d failed: %s"
                                        % (tp.topic, tp.partition, tp.offset, tp.error))
         for plan in self._plans:
-            _LOGGER.info("committed group.id=%s topic=%s partition=%d offset=%d (%d offsets read)",
-                         self._config["group.id"], plan.topic, plan.partition, plan.end, plan.size)
+            end = ends[(plan.topic, plan.partition)]
+            _LOGGER.info("committed group.id=%s topic=%s partition=%d offset=%d (%d offsets read%s)",
+                         self._config["group.id"], plan.topic, plan.partition, end, plan.size,
+                         "" if end == plan.end else ", %d held for the next run" % (plan.end - end))
         yield from self._plans
 
 
@@ -55,21 +62,28 @@ class CommitOffsets(beam.PTransform):
     Args:
       consumer_config: librdkafka settings with ``group.id``.
       plans: The run's partition plans.
+      held: Where the reader held partial windows (``ReadFromKafka`` with ``hold``): a PCollection of
+        ``(topic, partition, offset)``; those partitions are committed up to that offset only.
 
     Returns the committed plans.
     """
 
-    def __init__(self, consumer_config: Mapping[str, str], plans: Sequence[PartitionPlan]):
+    def __init__(self, consumer_config: Mapping[str, str], plans: Sequence[PartitionPlan],
+                 held=None):
         super().__init__()
         if "group.id" not in consumer_config:
             raise ValueError("consumer_config needs group.id")
         self._config = dict(consumer_config)
         self._plans = list(plans)
+        self._held = held
 
     def expand(self, written):
-        return (written
-                | "WaitForSink" >> beam.combiners.Count.Globally()
-                | "Commit" >> beam.ParDo(_CommitFn(self._config, self._plans)))
+        count = written | "WaitForSink" >> beam.combiners.Count.Globally()
+        commit = _CommitFn(self._config, self._plans)
+        if self._held is None:
+            return count | "Commit" >> beam.ParDo(commit)
+        held = self._held | "HeldStarts" >> beam.Map(lambda h: ((h[0], h[1]), h[2]))
+        return count | "Commit" >> beam.ParDo(commit, held=beam.pvalue.AsDict(held))
 
 
 class _CommitEachFn(beam.DoFn):

@@ -5,6 +5,15 @@ Each :class:`~transforms.kafka.planning.PartitionPlan` becomes one restriction. 
 with one ``try_claim`` of its last offset and emits one :class:`~transforms.records.KafkaBundle` per
 window of ``flush_size`` offsets (the sink's :class:`~transforms.records.Bundling`). Nothing is committed here: offsets are committed by
 :class:`~transforms.kafka.commit.CommitOffsets` once the sink has written.
+
+A run that holds partial windows (:class:`HoldPartial`: micro-batch mode, ``--hold-partial``) does not
+emit a partition's last window when the plan ends inside it; it reports where that window starts
+instead, and the commit stops there, so the next run reads the window again from its start and the
+chain of windows is the one a single run over all the records makes. With ``rotate.interval.ms`` such
+a run also ends a window before the first record that far (record time) past the window's first record,
+as the streaming reader does; window edges then depend on the data before them, so the read is not
+split. With ``rotate.schedule.interval.ms`` the held window is emitted after all once a point of the
+wall-clock grid has passed since its first record's timestamp.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from common.errors import BeamConnectError
 from transforms.kafka import progress
 from transforms.kafka.planning import PartitionPlan
 from transforms.kafka.restriction import PartitionRange, PartitionRangeTracker
+from transforms.kafka.rotation import Schedule, now_ms
 from transforms.records import KafkaBundle
 
 _LOGGER = logging.getLogger(__name__)
@@ -47,6 +57,22 @@ FETCH_BATCH = 10_000
 _OFFSET, _ERROR, _KEY, _VALUE = Message.offset, Message.error, Message.key, Message.value
 _TIMESTAMP, _HEADERS = Message.timestamp, Message.headers
 STALL_SECONDS = 120.0
+#: The tag of the output that reports held windows: ``(topic, partition, first offset)``.
+HELD = "held"
+
+
+@dataclasses.dataclass(frozen=True)
+class HoldPartial:
+    """How a run that holds partial windows decides when they are due after all.
+
+    Attributes:
+      rotate_interval_ms: ``rotate.interval.ms``: windows also end before the first record this many ms
+        (record time) past their first record; <= 0 for never.
+      schedule: ``rotate.schedule.interval.ms`` and ``timezone``.
+    """
+
+    rotate_interval_ms: int = -1
+    schedule: Schedule = Schedule()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,19 +80,37 @@ class ReadTask:
     """One element of the read: a partition's plan and the width of its bundle windows.
 
     ``next_plan``, with read-ahead, is the partition read after this one: a second consumer starts
-    fetching it while this one is read, converted and written.
+    fetching it while this one is read, converted and written. ``hold``: the run holds partial windows.
     """
 
     plan: PartitionPlan
     flush_size: int
     next_plan: Optional[PartitionPlan] = None
+    hold: Optional[HoldPartial] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class _TimeCutRange(PartitionRange):
+    """A range whose windows ``rotate.interval.ms`` also cuts: their edges depend on the data."""
+
+
+class _UnsplitTracker(PartitionRangeTracker):
+    """Never splits a :class:`_TimeCutRange`: a split at an offset edge would start windows there
+    that a single read would not."""
+
+    def try_split(self, fraction_of_remainder):
+        return None
 
 
 class _PartitionRangeProvider(RestrictionProvider):
     def initial_restriction(self, task: ReadTask) -> PartitionRange:
-        return PartitionRange(task.plan.start, task.plan.end, task.plan.start, task.flush_size)
+        kind = (_TimeCutRange if task.hold is not None and task.hold.rotate_interval_ms > 0
+                else PartitionRange)
+        return kind(task.plan.start, task.plan.end, task.plan.start, task.flush_size)
 
     def create_tracker(self, restriction: PartitionRange) -> PartitionRangeTracker:
+        if isinstance(restriction, _TimeCutRange):
+            return _UnsplitTracker(restriction)
         return PartitionRangeTracker(restriction)
 
     def restriction_size(self, task, restriction: PartitionRange) -> int:
@@ -113,7 +157,7 @@ class _ReadPartitionFn(beam.DoFn):
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
-            for bundle in self._read(consumer, tracker, topic, partition, read_counter):
+            for bundle in self._read(consumer, tracker, topic, partition, read_counter, task.hold):
                 yield bundle
                 if gc_was_enabled:
                     gc.collect(1)
@@ -130,10 +174,12 @@ class _ReadPartitionFn(beam.DoFn):
         self._spare.assign([TopicPartition(plan.topic, plan.partition, plan.start)])
         self._warm = (plan.topic, plan.partition, plan.start)
 
-    def _read(self, consumer, tracker, topic, partition, read_counter):
+    def _read(self, consumer, tracker, topic, partition, read_counter, hold=None):
         rng = tracker.current_restriction()
         window_end = rng.next_boundary(rng.start + 1)
         buf = _Buffer(topic, partition, rng.window_start(rng.start))
+        rotate_ms = hold.rotate_interval_ms if hold is not None else -1
+        origin = rng.origin  # where windows are counted from: moved by each cut by record time
         position = rng.start
         last_progress = time.monotonic()
         while position < tracker.current_restriction().stop:
@@ -167,18 +213,43 @@ class _ReadPartitionFn(beam.DoFn):
             position = max(position, offsets[-1] + 1)
             # Emit every window this batch completes, then keep the rest.
             start = 0
-            while offsets[-1] >= window_end:
-                cut = bisect.bisect_left(offsets, window_end, start)
-                buf.add(messages[start:cut], offsets[start:cut])
-                if buf.offsets:
-                    read_counter.inc(len(buf.offsets))
-                    yield buf.take()
-                start = cut  # < len(offsets), since offsets[-1] >= window_end
-                window_end = rng.next_boundary(offsets[start] + 1)
-                buf.window_start = window_end - rng.flush_size
+            if rotate_ms > 0:
+                stamps = [s[1] for s in map(_TIMESTAMP, messages)]
+                while True:
+                    cut = bisect.bisect_left(offsets, window_end, start)
+                    timed = _time_cut(buf.timestamps, stamps, start, cut, rotate_ms)
+                    if timed is None and cut == len(offsets):
+                        break
+                    cut = cut if timed is None else timed
+                    buf.add(messages[start:cut], offsets[start:cut])
+                    if buf.offsets:
+                        read_counter.inc(len(buf.offsets))
+                        yield buf.take()
+                    start = cut
+                    if timed is not None:
+                        origin = offsets[start]
+                    buf.window_start = offsets[start] - (offsets[start] - origin) % rng.flush_size
+                    window_end = buf.window_start + rng.flush_size
+            else:
+                while offsets[-1] >= window_end:
+                    cut = bisect.bisect_left(offsets, window_end, start)
+                    buf.add(messages[start:cut], offsets[start:cut])
+                    if buf.offsets:
+                        read_counter.inc(len(buf.offsets))
+                        yield buf.take()
+                    start = cut  # < len(offsets), since offsets[-1] >= window_end
+                    window_end = rng.next_boundary(offsets[start] + 1)
+                    buf.window_start = window_end - rng.flush_size
             buf.add(messages[start:], offsets[start:])
             progress.report(topic, partition, position, len(offsets))
         self._claim_rest(tracker)
+        if (hold is not None and window_end > tracker.current_restriction().stop
+                and not (buf.offsets and hold.schedule.due(buf.timestamps[0], now_ms()))):
+            _LOGGER.info("holding topic=%s partition=%d from offset %d (%d records of a partial "
+                         "window) for the next run", topic, partition, buf.window_start,
+                         len(buf.offsets))
+            yield beam.pvalue.TaggedOutput(HELD, (topic, partition, buf.window_start))
+            return
         if buf.offsets:
             read_counter.inc(len(buf.offsets))
             yield buf.take()
@@ -209,6 +280,19 @@ class _ReadPartitionFn(beam.DoFn):
             if consumer is not None:
                 consumer.close()
         self._consumer = self._spare = None
+
+
+def _time_cut(window_stamps, stamps, start: int, cut: int, rotate_ms: int) -> Optional[int]:
+    """The first index in ``[start, cut)`` whose record is ``rotate_ms`` or more past the window's
+    first record (``window_stamps[0]``, or ``stamps[start]`` for a window that starts here), or None."""
+    base = window_stamps[0] if window_stamps else stamps[start] if start < cut else None
+    if base is None:
+        return None
+    limit = base + rotate_ms
+    for j in range(start if window_stamps else start + 1, cut):
+        if stamps[j] >= limit:
+            return j
+    return None
 
 
 class _Buffer:
@@ -272,10 +356,14 @@ class ReadFromKafka(beam.PTransform):
         runners where one process reads the partitions in turn (DirectRunner, Prism): about 15% faster
         for one more fetch queue of memory. Elsewhere the next partition may be read by another
         worker, and the fetch would be wasted.
+      hold: Hold partial windows (see the module docstring). The transform then returns a dict of two
+        PCollections: ``bundles``, and ``held`` with ``(topic, partition, offset)`` where each held
+        window starts (what the commit stops at).
     """
 
     def __init__(self, plans: Sequence[PartitionPlan], consumer_config: Mapping[str, str],
-                 flush_size: int, stall_seconds: float = STALL_SECONDS, read_ahead: bool = False):
+                 flush_size: int, stall_seconds: float = STALL_SECONDS, read_ahead: bool = False,
+                 hold: Optional[HoldPartial] = None):
         super().__init__()
         if flush_size < 1:
             raise ValueError("flush_size must be at least 1, got %r" % flush_size)
@@ -286,11 +374,20 @@ class ReadFromKafka(beam.PTransform):
         self._flush_size = flush_size
         self._stall_seconds = stall_seconds
         self._read_ahead = read_ahead
+        self._hold = hold
+        if hold is not None and hold.schedule and not hold.schedule.timezone:
+            raise ValueError("a hold schedule needs a timezone")
 
     def expand(self, pbegin):
         following = self._plans[1:] + [None] if self._read_ahead else [None] * len(self._plans)
-        tasks = [ReadTask(plan, self._flush_size, nxt) for plan, nxt in zip(self._plans, following)]
-        return (pbegin
-                | "Plans" >> beam.Create(tasks)
-                | "ReadPartitions" >> beam.ParDo(
-                    _ReadPartitionFn(self._config, self._stall_seconds)).with_output_types(KafkaBundle))
+        tasks = [ReadTask(plan, self._flush_size, nxt, self._hold)
+                 for plan, nxt in zip(self._plans, following)]
+        read = beam.ParDo(_ReadPartitionFn(self._config, self._stall_seconds))
+        if self._hold is None:
+            return (pbegin
+                    | "Plans" >> beam.Create(tasks)
+                    | "ReadPartitions" >> read.with_output_types(KafkaBundle))
+        outputs = (pbegin
+                   | "Plans" >> beam.Create(tasks)
+                   | "ReadPartitions" >> read.with_outputs(HELD, main="bundles"))
+        return {"bundles": outputs.bundles, "held": outputs[HELD]}

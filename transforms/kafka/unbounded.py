@@ -6,6 +6,14 @@ more past the window's first record. The reader claims offsets only when a windo
 checkpoint falls on a window edge; records of a still-open window are read again after a checkpoint.
 A partition that delivers nothing for ``idle_seconds`` defers; its watermark then moves to the wall
 clock, or to its open window's first record, whichever is earlier (the idle-partition policy).
+
+Two settings close windows on the clock instead (:mod:`transforms.kafka.rotation`):
+``rotate.schedule.interval.ms`` closes the open window at the first point of the wall-clock grid after
+it opened (checked before each fetched batch is added, and while the partition is quiet), and
+``idle.flush.ms`` closes the open window of a partition that has received nothing for that long. Where
+such a window ends depends on when it was read, so a replay may cut elsewhere: the sink removes what
+was written past the committed offsets before the run reads (:meth:`sinks.base.Sink.recover`), and the
+replay rebuilds from there.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from transforms.kafka import progress
 from transforms.kafka.read import (FETCH_BATCH, READER_DEFAULTS, READER_FIXED, _Buffer, _split_errors,
                                    _TIMESTAMP)
 from transforms.kafka.restriction import PartitionRange, PartitionRangeTracker
+from transforms.kafka.rotation import ARRIVALS, Schedule, now_ms
 from transforms.records import KafkaBundle
 
 _LOGGER = logging.getLogger(__name__)
@@ -44,6 +53,9 @@ class StreamTask:
     flush_size: int
     rotate_interval_ms: int  # <= 0: by count only
     close_caught_up: bool = False  # also close a window once the partition is read to its end
+    schedule: Schedule = Schedule()  # rotate.schedule.interval.ms: close on the wall-clock grid
+    idle_flush_ms: int = -1  # close the open window after this long without a record
+    scope: str = ""  # names the pipeline's partitions in ARRIVALS (the group.id)
 
 
 class UnboundedPartitionTracker(PartitionRangeTracker):
@@ -106,10 +118,12 @@ class _StreamPartitionFn(beam.DoFn):
         buf = _Buffer(topic, partition, start)
         idle_since = time.monotonic()
         caught_up = False  # the consumer reported the end of the partition since the last record
+        key = (task.scope, topic, partition)
         while True:
             messages = consumer.consume(num_messages=FETCH_BATCH, timeout=0.2)
             messages, eof = _split_errors(messages, topic, partition)
             messages = [m for m in messages if m.partition() == partition and m.topic() == topic]
+            now = now_ms()
             if not messages:
                 if eof is not None and not caught_up:
                     caught_up, idle_since = True, time.monotonic()
@@ -118,6 +132,12 @@ class _StreamPartitionFn(beam.DoFn):
                         if bundle is None:
                             return
                         yield bundle
+                if buf.offsets and (self._scheduled(task, key, buf, now)
+                                    or self._idle(task, key, buf, caught_up, now)):
+                    bundle = self._close(buf, tracker, watermark, counter)
+                    if bundle is None:
+                        return
+                    yield bundle
                 # Only a partition that is at its end and stays there is idle; a slow first fetch
                 # (a loaded broker) must not make the reader defer before it ever reads.
                 if caught_up and time.monotonic() - idle_since >= self._idle_seconds:
@@ -127,6 +147,12 @@ class _StreamPartitionFn(beam.DoFn):
                 continue
             caught_up = eof is not None
             idle_since = time.monotonic()
+            ARRIVALS.saw(key, messages[-1].offset(), now)
+            if buf.offsets and self._scheduled(task, key, buf, now):  # before this batch's records
+                bundle = self._close(buf, tracker, watermark, counter)
+                if bundle is None:
+                    return
+                yield bundle
             stamps = [s[1] for s in map(_TIMESTAMP, messages)]
             i = 0
             while i < len(messages):
@@ -140,13 +166,28 @@ class _StreamPartitionFn(beam.DoFn):
                             take, closes = j - i, True
                             break
                 chunk = messages[i:i + take]
+                opening = not buf.offsets
                 buf.add(chunk, [m.offset() for m in chunk])
+                if opening and buf.offsets:
+                    ARRIVALS.opened(key, buf.offsets[0], now)
                 i += take
                 if closes or (task.close_caught_up and caught_up and i == len(messages)):
                     bundle = self._close(buf, tracker, watermark, counter)
                     if bundle is None:
                         return  # the runner checkpointed: the rest is read again by the residual
                     yield bundle
+
+    @staticmethod
+    def _scheduled(task, key, buf, now: int) -> bool:
+        """The open window passed a point of the rotate.schedule.interval.ms grid."""
+        return bool(task.schedule) and task.schedule.due(
+            ARRIVALS.opened(key, buf.offsets[0], now), now)
+
+    @staticmethod
+    def _idle(task, key, buf, caught_up: bool, now: int) -> bool:
+        """The partition is read to its end and got no record for idle.flush.ms."""
+        return (task.idle_flush_ms > 0 and caught_up
+                and now - ARRIVALS.last_seen(key, buf.offsets[-1], now) >= task.idle_flush_ms)
 
     @staticmethod
     def _close(buf, tracker, watermark, counter):
@@ -188,16 +229,25 @@ class ReadFromKafkaUnbounded(beam.PTransform):
       rotate_interval_ms: Close a window before a record this many ms past its first record (<= 0: never).
       close_caught_up: Also close a window once the partition is read to its end (what is there now).
       idle_seconds: Defer a partition that delivered nothing for this long.
+      schedule: ``rotate.schedule.interval.ms`` and ``timezone``: close the open window at the first
+        point of the wall-clock grid after it opened.
+      idle_flush_ms: Close the open window of a partition that got no record for this many ms
+        (``idle.flush.ms``; <= 0: never).
     """
 
     def __init__(self, plans, consumer_config: Mapping[str, str], flush_size: int,
                  rotate_interval_ms: int = -1, idle_seconds: float = 1.0,
-                 close_caught_up: bool = False):
+                 close_caught_up: bool = False, schedule: Optional[Schedule] = None,
+                 idle_flush_ms: int = -1):
         super().__init__()
         if flush_size < 1:
             raise ValueError("flush_size must be at least 1, got %r" % flush_size)
+        schedule = schedule or Schedule()
+        if schedule and not schedule.timezone:
+            raise ValueError("a schedule needs a timezone")
+        scope = consumer_config.get("group.id", "")
         self._tasks = [StreamTask(p.topic, p.partition, p.start, flush_size, rotate_interval_ms,
-                                  close_caught_up) for p in plans]
+                                  close_caught_up, schedule, idle_flush_ms, scope) for p in plans]
         self._config = {**READER_DEFAULTS, **consumer_config, **READER_FIXED}
         self._idle_seconds = idle_seconds
 

@@ -16,10 +16,22 @@ from sinks.files.formats.parquet import ParquetFormat
 COMPRESSIONS = ("none", "gzip")
 
 
-def _uncompressed_json_only(values: Mapping[str, Any], codec_key: str, kind: str) -> None:
+def compression(values: Mapping[str, Any]) -> tuple[str, str]:
+    """The key and value of the JSON and byte-array files' compression: ``s3.compression.type``, or
+    ``az.compression.type`` (Confluent's Azure sink's name) when that is set."""
+    azure = values.get("az.compression.type")
+    if azure is None:
+        return "s3.compression.type", values.get("s3.compression.type", "none")
     if values.get("s3.compression.type", "none") != "none":
-        raise ConfigError("s3.compression.type=%s applies to JSON and byte-array files; %s files are compressed by %s"
-                          % (values["s3.compression.type"], kind, codec_key))
+        raise ConfigError("set s3.compression.type or az.compression.type, not both")
+    return "az.compression.type", azure
+
+
+def _uncompressed_json_only(values: Mapping[str, Any], codec_key: str, kind: str) -> None:
+    key, value = compression(values)
+    if value != "none":
+        raise ConfigError("%s=%s applies to JSON and byte-array files; %s files are compressed by %s"
+                          % (key, value, kind, codec_key))
 
 
 def _parquet(values: Mapping[str, Any]) -> Format:
@@ -39,7 +51,7 @@ def _bytearray(values: Mapping[str, Any]) -> Format:
                           % extension)
     separator = values.get("format.bytearray.separator")
     return ByteArrayFormat(extension, "\n" if separator is None else unescape(separator),
-                           values.get("s3.compression.type", "none"))
+                           compression(values)[1])
 
 
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", "0": "\0"}
@@ -54,8 +66,22 @@ def unescape(text: str) -> str:
 
 
 def _json(values: Mapping[str, Any]) -> Format:
-    return JsonLinesFormat(values.get("s3.compression.type", "none"))
+    return JsonLinesFormat(compression(values)[1])
 
+
+
+def _string(values: Mapping[str, Any]) -> Format:
+    """The HDFS connector's StringFormat: each value's text and a newline, in ``.txt`` files."""
+    return ByteArrayFormat(".txt", "\n", compression(values)[1])
+
+
+def _orc(values: Mapping[str, Any]) -> Format:
+    raise ConfigError("format.class=%s: ORC files are not written here; use the HDFS connector's "
+                      "ParquetFormat or AvroFormat" % values.get("format.class"))
+
+
+_HDFS_FORMATS = {"avro.AvroFormat": _avro, "json.JsonFormat": _json, "parquet.ParquetFormat": _parquet,
+                 "string.StringFormat": _string, "orc.OrcFormat": _orc}
 
 FORMATS = {
     "parquet": _parquet,
@@ -70,6 +96,12 @@ FORMATS = {
     "io.confluent.connect.gcs.format.parquet.ParquetFormat": _parquet,
     "io.confluent.connect.s3.format.json.JsonFormat": _json,
     "io.confluent.connect.gcs.format.json.JsonFormat": _json,
+    "io.confluent.connect.azure.blob.format.avro.AvroFormat": _avro,
+    "io.confluent.connect.azure.blob.format.bytearray.ByteArrayFormat": _bytearray,
+    "io.confluent.connect.azure.blob.format.json.JsonFormat": _json,
+    "io.confluent.connect.azure.blob.format.parquet.ParquetFormat": _parquet,
+    **{"io.confluent.connect.%s.%s" % (package, name): factory
+       for package in ("hdfs3", "hdfs") for name, factory in _HDFS_FORMATS.items()},
 }
 
 

@@ -4,6 +4,10 @@
 ``/data/out``, ``file:///data/out``    :class:`LocalStorage`: a local or mounted directory
 ``gs://bucket/prefix``                 :class:`GcsStorage`; or ``gcs.bucket.name=bucket``
 ``s3://bucket/prefix``                 :class:`S3Storage`; or ``s3.bucket.name=bucket``
+``az://container/p``, ``abfss://``     :class:`AzureBlobStorage`; or ``azblob.container.name``
+                                       (see :mod:`sinks.files.storage.azure`)
+``hdfs://nn:8020/p``, ``webhdfs://``   :class:`HdfsStorage`; or ``hdfs.url`` (see
+                                       :mod:`sinks.files.storage.hdfs`)
 ``http(s)://host:port``                the endpoint of an S3-compatible (or GCS) store whose bucket
                                        is ``s3.bucket.name`` (or ``gcs.bucket.name``), as in
                                        Confluent's S3 sink
@@ -17,12 +21,15 @@ import urllib.parse
 from typing import Any, Mapping, Optional
 
 from common.errors import ConfigError
+from sinks.files.storage.azure import KEYS as AZURE_KEYS, AzureBlobStorage, azure_storage, names_azure
 from sinks.files.storage.base import Storage, StorageError
 from sinks.files.storage.gcs import GcsStorage
+from sinks.files.storage.hadoop import HDFS_ONLY_KEYS, hdfs_storage, hdfs_url, is_hdfs
+from sinks.files.storage.hdfs import HdfsStorage
 from sinks.files.storage.local import LocalStorage
 from sinks.files.storage.s3 import DEFAULT_PART_SIZE, S3Storage, require_boto3
 
-SCHEMES = ("file", "gs", "s3")
+SCHEMES = ("file", "gs", "s3", "az", "abfs", "abfss", "hdfs", "webhdfs", "swebhdfs")
 
 #: ``storage.class`` values (Confluent's class names and short names) and the scheme each means.
 STORAGE_CLASSES = {
@@ -31,15 +38,22 @@ STORAGE_CLASSES = {
     "s3": "s3",
     "io.confluent.connect.gcs.storage.GcsStorage": "gs",
     "io.confluent.connect.s3.storage.S3Storage": "s3",
+    "azure": "az",
+    "io.confluent.connect.azure.blob.storage.AzureBlobStorage": "az",
+    "hdfs": "hdfs",
+    "io.confluent.connect.hdfs3.storage.HdfsStorage": "hdfs",
+    "io.confluent.connect.hdfs.storage.HdfsStorage": "hdfs",
 }
 
-_KINDS = {"file": "local", "gs": "GCS", "s3": "S3"}
+_KINDS = {"file": "local", "gs": "GCS", "s3": "S3", "az": "Azure Blob", "hdfs": "HDFS"}
 
 #: Keys that only apply to one kind of store (those without a default value).
 _ONLY_FOR = {
     "s3": ("s3.region", "aws.access.key.id", "aws.secret.access.key", "s3.ssea.name",
            "s3.sse.kms.key.id", "s3.acl.canned", "s3.proxy.url"),
     "gs": ("gcs.credentials.path", "gcs.credentials.json"),
+    "az": AZURE_KEYS,
+    "hdfs": HDFS_ONLY_KEYS,
 }
 
 
@@ -52,13 +66,21 @@ def storage_for(values: Mapping[str, Any]) -> Storage:
     parsed = urllib.parse.urlparse(url) if url else None
     scheme = parsed.scheme.lower() if parsed else ""
     endpoint = None
-    if buckets:
+    if buckets and values.get("azblob.container.name"):
+        raise ConfigError("set %s or azblob.container.name, not both" % next(iter(buckets)))
+    if is_hdfs(values):
+        if buckets:
+            raise ConfigError("set hdfs.url (or an hdfs:// store.url) or %s, not both" % next(iter(buckets)))
+        scheme, shown = "hdfs", hdfs_url(values)
+    elif buckets:
         key, bucket = next(iter(buckets.items()))
         if url is not None and scheme not in ("http", "https"):
             raise ConfigError("with %s set, store.url may only be the store's http(s):// endpoint, got %r; "
                               "name the bucket in one place" % (key, url))
         scheme, endpoint, prefix = ("s3" if key.startswith("s3") else "gs"), url, ""
         shown = "%s://%s" % (scheme, bucket)
+    elif names_azure(values, scheme):
+        scheme, shown = "az", url or "az://%s" % (values.get("azblob.container.name") or "default")
     elif url is None:
         raise ConfigError("store.url is required: a local directory, a file://, gs:// or s3:// URL "
                           "(or set s3.bucket.name or gcs.bucket.name)")
@@ -81,7 +103,7 @@ def storage_for(values: Mapping[str, Any]) -> Storage:
         for key in keys:
             if other != scheme and values.get(key) is not None:
                 raise ConfigError("%s applies only to %s stores; this connector writes to %s"
-                                  % (key, "S3" if other == "s3" else "GCS", url or shown))
+                                  % (key, _KINDS[other], url or shown))
     if values.get("gcs.credentials.path") and values.get("gcs.credentials.json"):
         raise ConfigError("set gcs.credentials.path or gcs.credentials.json, not both")
     if bool(values.get("aws.access.key.id")) != bool(values.get("aws.secret.access.key")):
@@ -90,8 +112,15 @@ def storage_for(values: Mapping[str, Any]) -> Storage:
     if values.get("s3.sse.kms.key.id") and values.get("s3.ssea.name") != "aws:kms":
         raise ConfigError("s3.sse.kms.key.id needs s3.ssea.name=aws:kms, got s3.ssea.name=%r"
                           % values.get("s3.ssea.name"))
+    if scheme == "hdfs":
+        return hdfs_storage(values)
+    if values.get("hdfs.authentication.kerberos"):
+        raise ConfigError("hdfs.authentication.kerberos applies only to HDFS stores; this connector "
+                          "writes to %s" % (url or shown))
     if scheme == "file":
         return _local(url)
+    if scheme == "az":
+        return azure_storage(values)
     if scheme == "gs":
         return GcsStorage(bucket, prefix, shown, credentials_path=values.get("gcs.credentials.path"),
                           credentials_json=values.get("gcs.credentials.json"), endpoint=endpoint)
@@ -126,5 +155,5 @@ def _check_storage_class(name: Optional[str], scheme: str) -> None:
                           % (name, _KINDS[wanted], _KINDS[scheme]))
 
 
-__all__ = ["GcsStorage", "LocalStorage", "S3Storage", "SCHEMES", "STORAGE_CLASSES", "Storage",
-           "StorageError", "storage_for"]
+__all__ = ["AzureBlobStorage", "GcsStorage", "HdfsStorage", "LocalStorage", "S3Storage", "SCHEMES", "STORAGE_CLASSES",
+           "Storage", "StorageError", "storage_for"]

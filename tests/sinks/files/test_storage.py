@@ -10,7 +10,8 @@ import pytest
 from common.configdef import Password
 from common.errors import ConfigError
 from sinks.files.config import CONFIG_DEF
-from sinks.files.storage import GcsStorage, LocalStorage, S3Storage, StorageError, storage_for
+from sinks.files.storage import (SCHEMES, AzureBlobStorage, GcsStorage, HdfsStorage, LocalStorage,
+                                  S3Storage, StorageError, storage_for)
 from sinks.files.storage.s3 import MIN_PART_SIZE
 
 
@@ -76,8 +77,8 @@ def test_confluent_gcs_keys():
 @pytest.mark.parametrize("keys, message", [
     ({}, "store.url is required: a local directory, a file://, gs:// or s3:// URL (or set s3.bucket.name "
          "or gcs.bucket.name)"),
-    ({"store.url": "hdfs://nn/data"},
-     "store.url scheme must be one of 'file', 'gs', 's3' (or a local path), got 'hdfs://nn/data'"),
+    ({"store.url": "ftp://nn/data"}, "store.url scheme must be one of %s (or a local path), got "
+                                     "'ftp://nn/data'" % ", ".join(map(repr, SCHEMES))),
     ({"store.url": "s3:///raw"}, "store.url must name a bucket (s3://bucket/prefix), got 's3:///raw'"),
     ({"store.url": "http://127.0.0.1:9000"},
      "store.url='http://127.0.0.1:9000' is an endpoint; it needs s3.bucket.name (or gcs.bucket.name)"),
@@ -154,12 +155,16 @@ def test_check_passes_on_an_empty_store(store):
 
 
 def _read(store, path):
+    if isinstance(store, HdfsStorage):
+        return store.read(path)
     if isinstance(store, LocalStorage):
         with open(path, "rb") as f:
             return f.read()
     key = store.key(path)
     if isinstance(store, S3Storage):
         return store.client.get_object(Bucket=store.bucket, Key=key)["Body"].read()
+    if isinstance(store, AzureBlobStorage):
+        return store.client.download_blob(key).readall()
     return store.client.bucket(store.bucket).blob(key).download_as_bytes()
 
 
@@ -224,7 +229,7 @@ def test_walk_may_start_after_a_path(store):
 
     listed = sorted(store.walk(store.path("d"), start_after=store.path("d", "t+0+02")))
 
-    if isinstance(store, S3Storage):
+    if isinstance(store, (S3Storage, AzureBlobStorage)):
         assert listed == paths[1:]
     else:  # a directory is listed whole; the GCS emulator does not implement startOffset
         assert set(paths[1:]) <= set(listed) <= set(paths)
