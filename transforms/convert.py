@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.converters import Converter
-from transforms.errors import FailureRouter
-from transforms.records import ConvertedBundle, FailedRecord, KafkaBundle, Stage
+from transforms.errors import FailureRouter, retrying
+from transforms.records import ConvertedBundle, FailedRecord, KafkaBundle, RecordSchemas, Stage
 
 
 class _ConvertFn(beam.DoFn):
@@ -35,9 +35,20 @@ class _ConvertFn(beam.DoFn):
     def teardown(self):
         self._router.teardown()
 
+    def _convert(self, converter: Converter, data: list, bundle: KafkaBundle, what: str):
+        """A converter that needs a service (a schema registry) raises RetriableError while it is
+        away: retried for ``errors.retry.timeout``, as Connect retries a converter's
+        RetriableException."""
+        if self._router is None:
+            return converter.convert(data)
+        return retrying(lambda: converter.convert(data), self._router.policy,
+                        "converting the %s of topic=%s partition=%d offsets %d..%d"
+                        % (what, bundle.topic, bundle.partition, bundle.offsets[0], bundle.offsets[-1]),
+                        topic=bundle.topic, partition=bundle.partition)
+
     def process(self, bundle: KafkaBundle):
-        keys = self._key_converter.convert(bundle.keys)
-        values = self._value_converter.convert(bundle.values)
+        keys = self._convert(self._key_converter, bundle.keys, bundle, "keys")
+        values = self._convert(self._value_converter, bundle.values, bundle, "values")
         key_schema = keys.schema if keys.schema is not None else self._key_converter.schema
         value_schema = values.schema if values.schema is not None else self._value_converter.schema
         last = bundle.offsets[-1] if bundle.offsets else None
@@ -45,7 +56,8 @@ class _ConvertFn(beam.DoFn):
             yield ConvertedBundle(bundle.topic, bundle.partition, bundle.window_start, bundle.offsets,
                                   bundle.timestamps, keys.values, values.values, bundle.headers,
                                   key_schema=key_schema, value_schema=value_schema, raw=bundle,
-                                  rows=list(range(len(bundle))), last_offset=last)
+                                  rows=list(range(len(bundle))), last_offset=last,
+                                  record_schemas=_record_schemas(values, value_schema, {}, len(bundle)))
             return
         failed = {}
         for stage, conversion in ((Stage.KEY_CONVERTER, keys), (Stage.VALUE_CONVERTER, values)):
@@ -59,7 +71,18 @@ class _ConvertFn(beam.DoFn):
             [bundle.offsets[i] for i in keep], [bundle.timestamps[i] for i in keep],
             _take(keys, failed, len(bundle)), _take(values, failed, len(bundle)),
             [bundle.headers[i] for i in keep], key_schema=key_schema, value_schema=value_schema,
-            raw=bundle, rows=keep, last_offset=last)
+            raw=bundle, rows=keep, last_offset=last,
+            record_schemas=_record_schemas(values, value_schema, failed, len(bundle)))
+
+
+def _record_schemas(conversion, value_schema, failed: dict, total: int) -> Optional[RecordSchemas]:
+    """The records' own value schemas (for records no stage failed), when the converter gave them."""
+    if conversion.record_schemas is None or value_schema is None:
+        return None
+    own = {i for i, _ in conversion.failures}
+    converted_rows = [i for i in range(total) if i not in own]
+    return RecordSchemas(value_schema, tuple(
+        s for i, s in zip(converted_rows, conversion.record_schemas) if i not in failed))
 
 
 def _take(conversion, failed: dict, total: int) -> pa.Array:

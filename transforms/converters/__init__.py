@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from common.errors import ConfigError
+from transforms.converters.avro import AvroConverter
 from transforms.converters.base import Conversion, Converter
 from transforms.converters.bytearray import ByteArrayConverter
 from transforms.converters.json import JsonConverter, arrow_field, arrow_type
@@ -18,6 +19,7 @@ _SHORT_NAMES = {
     "ByteArrayConverter": ByteArrayConverter,
     "StringConverter": StringConverter,
     "JsonConverter": JsonConverter,
+    "AvroConverter": AvroConverter,
 }
 
 CONVERTERS = {
@@ -28,6 +30,7 @@ CONVERTERS = {
     "bytearray": ByteArrayConverter,
     "string": StringConverter,
     "json": JsonConverter,
+    "io.confluent.connect.avro.AvroConverter": AvroConverter,
 }
 
 
