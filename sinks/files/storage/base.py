@@ -8,6 +8,7 @@ and files an uncommitted run left behind are found by listing and removed.
 from __future__ import annotations
 
 import abc
+import threading
 from typing import Iterator, Optional
 
 from common.errors import BeamConnectError
@@ -53,3 +54,22 @@ class Storage(abc.ABC):
     def check(self) -> None:
         """Fails with a :class:`StorageError` naming ``store.url`` when files cannot be written there
         (run before any record is read)."""
+
+
+class LazyClient:
+    """For stores whose client is made on first use in each process, under ``self._lock``: neither
+    the client nor the lock is pickled with the store. Call :meth:`_no_client` from ``__init__``."""
+
+    def _no_client(self) -> None:
+        self._client = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_client"] = None
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()

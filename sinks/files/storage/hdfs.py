@@ -32,13 +32,12 @@ import logging
 import os
 import shutil
 import subprocess
-import threading
 import urllib.parse
 import uuid
 from typing import Any, Iterator, Optional, Sequence
 
 from sinks.files.naming import temp_name
-from sinks.files.storage.base import Storage, StorageError
+from sinks.files.storage.base import LazyClient, Storage, StorageError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -68,7 +67,7 @@ class NativeClient:
     conf: tuple = ()
 
 
-class HdfsStorage(Storage):
+class HdfsStorage(LazyClient, Storage):
     """A directory tree in HDFS, addressed as ``<hdfs.url>/<parts>``.
 
     Args:
@@ -89,18 +88,7 @@ class HdfsStorage(Storage):
         self.user = user
         self.kerberos = kerberos
         self.native = native
-        self._client = None
-        self._lock = threading.Lock()
-
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        state["_client"] = None
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
+        self._no_client()
 
     def __repr__(self) -> str:
         return "HdfsStorage(%r, via %s)" % (self.url, "libhdfs" if self.native else ", ".join(self.namenodes))

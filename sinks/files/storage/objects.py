@@ -8,13 +8,12 @@ end-of-run cleanup sees every file an earlier run left.
 from __future__ import annotations
 
 import abc
-import threading
 from typing import Any, Iterator, Optional
 
-from sinks.files.storage.base import Storage, StorageError
+from sinks.files.storage.base import LazyClient, Storage, StorageError
 
 
-class ObjectStorage(Storage):
+class ObjectStorage(LazyClient, Storage):
     """A bucket and a key prefix, addressed as ``<scheme>://<bucket>/<prefix>/...``.
 
     Subclasses make the client and do the three calls; the client is not pickled.
@@ -26,18 +25,7 @@ class ObjectStorage(Storage):
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.url = url
-        self._client = None
-        self._lock = threading.Lock()
-
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        state["_client"] = None
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
+        self._no_client()
 
     def path(self, *parts: str) -> str:
         return self._url("/".join(p.strip("/") for p in (self.prefix, *parts) if p.strip("/")))
