@@ -28,7 +28,7 @@ import dataclasses
 import logging
 import random
 import time
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence, Union
 
 import apache_beam as beam
 
@@ -94,11 +94,25 @@ class Publisher(abc.ABC):
         """Closes the connection; must not raise."""
 
 
-def check_publisher(publisher: Publisher) -> None:
-    """Connects once and closes, so that refused credentials or an unreachable broker are a clear
-    error before any record is read (a sink's ``check``)."""
+def check_publisher(publisher: Publisher, then: Optional[Callable[[], None]] = None) -> None:
+    """Connects once, runs ``then`` on the open connection, and closes: refused credentials, an
+    unreachable broker or what ``then`` finds are a clear error before any record is read (a sink's
+    ``check``).
+
+    Args:
+      publisher: A new, unconnected publisher.
+      then: A sink's own check of what it will publish to (the exchange exists, the user may send to
+        the destination, a stream captures the subject), called after ``connect``.
+
+    Raises:
+      BeamConnectError: the broker refused the connection or could not be reached (a
+        :class:`ConnectionLost` becomes a plain error here: a check is not retried), or ``then``
+        raised it.
+    """
     try:
         publisher.connect()
+        if then is not None:
+            then()
     except ConnectionLost as lost:
         raise BeamConnectError(str(lost)) from None
     finally:
@@ -113,18 +127,20 @@ class PublishWriter(BundleWriter):
       publisher: Makes a new, unconnected :class:`Publisher` (called on each worker, and after each lost
         connection).
       settings: Batching and retries.
-      target_of: The target a message counts under in the run summary (an exchange, a queue, a
-        subject); the message's ``target`` topic by default.
+      target: What a message counts under in the run summary: the name every message goes to
+        (an exchange, a queue), or a function of the message (its subject, its stream); the
+        message's ``target`` topic by default.
       sleep: For tests.
     """
 
     def __init__(self, context: WriteContext, publisher: Callable[[], Publisher],
-                 settings: PublishSettings, target_of: Optional[Callable[[Message], str]] = None,
+                 settings: PublishSettings,
+                 target: Union[str, Callable[[Message], str], None] = None,
                  sleep: Callable[[float], None] = time.sleep):
         super().__init__(context)
         self._make_publisher = publisher
         self._settings = settings
-        self._target_of = target_of or (lambda message: message.target)
+        self._target = target
         self._sleep = sleep
         self._publisher: Optional[Publisher] = None
         self._confirmed: set = set()
@@ -146,7 +162,7 @@ class PublishWriter(BundleWriter):
     def write_records(self, bundle: ConvertedBundle) -> tuple:
         settings = self._settings
         batch_messages = messages(bundle, settings.key_format, settings.value_format)
-        targets = sorted({self._target_of(m) for m in batch_messages})
+        targets = sorted(self._targets(batch_messages))
         size = sum(m.size for m in batch_messages)
         pending = [m for m in batch_messages if m.offset not in self._confirmed]
         for start in range(0, len(pending), settings.batch_size):
@@ -159,6 +175,14 @@ class PublishWriter(BundleWriter):
                 raise
             self._confirmed.update(m.offset for m in batch)
         return tuple(targets), size, len(batch_messages)
+
+    def _targets(self, batch_messages: Sequence[Message]) -> set:
+        target = self._target
+        if target is None:
+            return {m.target for m in batch_messages}
+        if callable(target):
+            return {target(m) for m in batch_messages}
+        return {target} if batch_messages else set()
 
     def _publish(self, batch: List[Message]) -> None:
         settings = self._settings

@@ -33,10 +33,13 @@ sending but before its commit sends its bundles again on the next run:
   (a bounded run is committed at its end, so a killed run replays from its start; ``--from earliest``)
   delivers the older messages again. Two connectors sending the same source records to one address
   have each other's copies dropped.
-- **Artemis over STOMP: at least once**, as Classic: with ``_AMQ_DUPL_ID`` over STOMP, a run killed
-  while a batch was in flight was seen to lose messages (their ids stayed in Artemis's duplicate
-  cache, so the rerun's copies were dropped too), so STOMP sends go without it
-  (:mod:`~sinks.queues.activemq.stomp`).
+- **Artemis over STOMP: at least once**, as Classic. STOMP sends carry no ``_AMQ_DUPL_ID``: outside
+  a transaction, Artemis caches a message's duplicate id when it routes it but queues the message
+  only once its journal write completes, so a connection that dies in between (a run killed
+  mid-batch) leaves messages in the journal, not in the queue, until the broker restarts, with their
+  ids cached and the rerun's copies dropped; inside one, it fails the commit of any transaction
+  holding a message it has seen, which is what a replayed batch holds
+  (:mod:`~sinks.queues.activemq.stomp`). Use ``amqp://`` for exactly once on Artemis.
 - **ActiveMQ Classic: at least once.** Classic does not deduplicate a new connection's messages, so a
   queue may hold a message twice, with the same ``KAFKA_MESSAGE_ID``, by which consumers drop the
   copies.
@@ -51,12 +54,10 @@ from typing import Any, Mapping
 
 import apache_beam as beam
 
-from common.errors import BeamConnectError
 from sinks.base import Bundling, ConnectorContext, Sink, WriteContext
-from sinks.queues.activemq.config import (CONFIG_DEF, IGNORED_KEYS, ActiveMQSinkConfig)
+from sinks.queues.activemq.config import CONFIG_DEF, IGNORED_KEYS, ActiveMQSinkConfig
 from sinks.queues.activemq.publisher import ActiveMQPublisher
-from sinks.queues.messages import Message
-from sinks.queues.publish import ConnectionLost, PublishWriter, WriteToQueue
+from sinks.queues.publish import PublishWriter, WriteToQueue, check_publisher
 
 
 def make_publisher(config: ActiveMQSinkConfig) -> ActiveMQPublisher:
@@ -88,23 +89,12 @@ class ActiveMQSink(Sink):
         permissions, an unreachable broker, a TLS failure are errors naming the URL and user, never
         the password)."""
         publisher = make_publisher(config)
-        try:
-            publisher.connect()
-            publisher.check()
-        except ConnectionLost as lost:
-            raise BeamConnectError(str(lost)) from None
-        finally:
-            publisher.close()
+        check_publisher(publisher, publisher.check)
 
     def bundling(self, config: ActiveMQSinkConfig) -> Bundling:
         return Bundling(config.flush_size, close_caught_up=True)
 
     def write(self, config: ActiveMQSinkConfig, context: WriteContext) -> beam.PTransform:
         writer = PublishWriter(context, functools.partial(make_publisher, config),
-                               config.publish_settings(),
-                               target_of=functools.partial(_destination, config.target()))
+                               config.publish_settings(), target=config.target())
         return WriteToQueue(writer, "PublishToActiveMQ")
-
-
-def _destination(name: str, message: Message) -> str:
-    return name

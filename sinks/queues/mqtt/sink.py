@@ -58,7 +58,7 @@ class MqttSink(Sink):
     def write(self, config: MqttSinkConfig, context: WriteContext) -> beam.PTransform:
         settings = PublishSettings(key_format=config.key_format, value_format=config.value_format)
         writer = PublishWriter(context, functools.partial(MqttPublisher, config), settings,
-                               target_of=functools.partial(_mqtt_topic, config))
+                               target=functools.partial(_mqtt_topic, config))
         return WriteToQueue(writer, label="PublishToMqtt")
 
 

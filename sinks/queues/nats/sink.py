@@ -42,7 +42,7 @@ from common.errors import BeamConnectError, ConfigError
 from sinks.base import Bundling, ConnectorContext, Sink, WriteContext
 from sinks.queues.nats.config import CONFIG_DEF, NatsSinkConfig, StreamSpec
 from sinks.queues.nats.publisher import NatsPublisher
-from sinks.queues.publish import ConnectionLost, PublishWriter, WriteToQueue
+from sinks.queues.publish import PublishWriter, WriteToQueue, check_publisher
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -64,21 +64,14 @@ class NatsSink(Sink):
         sure JetStream answers, creates ``nats.stream`` when asked and missing, and checks that a
         constant ``nats.subject`` is captured (by ``nats.stream`` when set)."""
         publisher = NatsPublisher(config)
-        try:
-            try:
-                publisher.connect()
-            except ConnectionLost as lost:
-                raise BeamConnectError(str(lost)) from None
-            publisher.run(_check_streams(publisher, config), 30.0)
-        finally:
-            publisher.close()
+        check_publisher(publisher, lambda: publisher.run(_check_streams(publisher, config), 30.0))
 
     def bundling(self, config: NatsSinkConfig) -> Bundling:
         return Bundling(config.flush_size, close_caught_up=True)
 
     def write(self, config: NatsSinkConfig, context: WriteContext) -> beam.PTransform:
         writer = PublishWriter(context, functools.partial(NatsPublisher, config),
-                               config.publish_settings, target_of=config.subject_of)
+                               config.publish_settings, target=config.subject_of)
         return WriteToQueue(writer, "PublishToNats")
 
 

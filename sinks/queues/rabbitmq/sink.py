@@ -28,10 +28,8 @@ from typing import Any, Mapping
 
 import apache_beam as beam
 
-from common.errors import BeamConnectError
 from sinks.base import Bundling, ConnectorContext, Sink, WriteContext
-from sinks.queues.messages import Message
-from sinks.queues.publish import ConnectionLost, PublishWriter, WriteToQueue
+from sinks.queues.publish import PublishWriter, WriteToQueue, check_publisher
 from sinks.queues.rabbitmq.config import CONFIG_DEF, IGNORED_KEYS, RabbitMQSinkConfig
 from sinks.queues.rabbitmq.publisher import RabbitMQPublisher
 
@@ -53,13 +51,7 @@ class RabbitMQSink(Sink):
         """Logs in (refused credentials or virtual host, an unreachable broker, a TLS failure are
         errors naming host, port, virtual host and user) and makes sure the exchange exists."""
         publisher = RabbitMQPublisher(config)
-        try:
-            publisher.connect()
-            publisher.check_exchange()
-        except ConnectionLost as lost:
-            raise BeamConnectError(str(lost)) from None
-        finally:
-            publisher.close()
+        check_publisher(publisher, publisher.check_exchange)
 
     def bundling(self, config: RabbitMQSinkConfig) -> Bundling:
         # streaming: what a partition has now is published now, not once flush.size records came
@@ -67,10 +59,5 @@ class RabbitMQSink(Sink):
 
     def write(self, config: RabbitMQSinkConfig, context: WriteContext) -> beam.PTransform:
         writer = PublishWriter(context, functools.partial(RabbitMQPublisher, config),
-                               config.publish_settings(),
-                               target_of=functools.partial(_exchange, config.target()))
+                               config.publish_settings(), target=config.target())
         return WriteToQueue(writer, "PublishToRabbitMQ")
-
-
-def _exchange(name: str, message: Message) -> str:
-    return name

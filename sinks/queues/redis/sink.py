@@ -72,7 +72,7 @@ class RedisSink(Sink):
         settings = PublishSettings(key_format=config.key_format, value_format=config.value_format)
         publisher = functools.partial(RedisPublisher, config, context.mode is Mode.REPLAY)
         writer = PublishWriter(context, publisher, settings,
-                               target_of=functools.partial(_stream_of, config))
+                               target=functools.partial(_stream_of, config))
         return WriteToQueue(writer, label="AddToRedisStreams")
 
 

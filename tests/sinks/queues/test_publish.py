@@ -4,13 +4,16 @@ The publisher here is an in-memory stand-in recording what it was asked to publi
 about the loop's bookkeeping; each broker's own tests run it against the real server.
 """
 
+import re
+
 import pyarrow as pa
 import pytest
 
 from common.errors import BeamConnectError, RejectedRecord
 from sinks.base import Mode, WriteContext
 from sinks.queues.messages import messages
-from sinks.queues.publish import ConnectionLost, Publisher, PublishSettings, PublishWriter
+from sinks.queues.publish import (ConnectionLost, Publisher, PublishSettings, PublishWriter,
+                                  check_publisher)
 from transforms.errors import ErrorPolicy
 from transforms.records import ConvertedBundle, KafkaBundle
 
@@ -95,6 +98,40 @@ def test_a_connection_that_stays_lost_stops_the_run_naming_the_records():
     with pytest.raises(BeamConnectError, match=r"topic=orders partition=2 offsets 100\.\.103 "
                                                r"failed 3 times.*went away"):
         list(writer.process(_bundle(10)))
+
+
+@pytest.mark.parametrize("target,counted", [
+    ("orders-exchange", ("orders-exchange",)),  # the one name every message goes to
+    (lambda message: "%s.%d" % (message.target, message.offset % 2), ("orders.0", "orders.1"))],
+    ids=["name", "function"])
+def test_messages_count_under_the_target_the_sink_names(target, counted):
+    writer = PublishWriter(ALL, _Broker().publisher, PublishSettings(batch_size=4), target=target)
+    [result] = writer.process(_bundle(10))
+
+    assert result.targets == counted
+
+
+def test_a_check_connects_runs_the_sinks_own_check_and_closes():
+    broker, checked = _Broker(), []
+    publisher = broker.publisher()
+    check_publisher(publisher, lambda: checked.append(broker.connects))
+
+    assert (checked, broker.closed) == ([1], 1)  # after connecting, before closing
+
+
+@pytest.mark.parametrize("raised", [ConnectionLost("the broker went away"),
+                                    BeamConnectError("exchange 'x' does not exist")],
+                         ids=["lost", "refused"])
+def test_what_a_check_finds_is_a_plain_error_and_the_connection_is_closed(raised):
+    broker = _Broker()
+
+    def fail():
+        raise raised
+
+    with pytest.raises(BeamConnectError, match=re.escape(str(raised))) as error:
+        check_publisher(broker.publisher(), fail)
+    assert type(error.value) is BeamConnectError  # a check is not retried, however it failed
+    assert broker.closed == 1
 
 
 def test_a_refused_message_is_left_out_and_confirmed_batches_are_not_published_again():

@@ -12,12 +12,9 @@ uniquely.
 
 import os
 import time
-import uuid
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
-from tests.helpers import ROOT, cli_command, cli_env
 from tests.servers.activemq import ActiveMQBroker, ActiveMQClassicServer, ArtemisServer
 
 URL_VARIABLES = {"classic": "BEAMCONNECT_ACTIVEMQ_URL", "artemis": "BEAMCONNECT_ARTEMIS_URL"}
@@ -61,10 +58,6 @@ def own_server(broker):
     return broker.server
 
 
-def unique(prefix):
-    return "%s-%s" % (prefix, uuid.uuid4().hex[:10])
-
-
 def sink_config(name, topic, broker, protocol, destination, **overrides):
     """A connector config reading string keys and values of ``topic`` into ``destination``."""
     return {"name": name, "connector.class": CONNECTOR_CLASS, "topics": topic,
@@ -73,50 +66,6 @@ def sink_config(name, topic, broker, protocol, destination, **overrides):
             "activemq.url": broker.url(protocol), "activemq.username": broker.user,
             "activemq.password": broker.password, "jms.destination.name": destination,
             **overrides}
-
-
-def run(config_path, servers, *args, timeout=300):
-    import subprocess
-
-    return subprocess.run(cli_command("run", config_path, "--bootstrap-servers", servers, *args),
-                          cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=timeout)
-
-
-def produce(servers, topic, records, partition=0):
-    """records: (key, value, headers) tuples."""
-    producer = Producer({"bootstrap.servers": servers, "linger.ms": 5, "enable.idempotence": True,
-                         "message.max.bytes": 2_000_000})
-    for key, value, headers in records:
-        while True:
-            try:
-                producer.produce(topic, key=key, value=value, headers=headers, partition=partition)
-                break
-            except BufferError:
-                producer.poll(0.05)
-    if producer.flush(60):
-        raise RuntimeError("records were not delivered")
-
-
-def read_topic(servers, topic, timeout=30.0):
-    """Every record of partition 0 of ``topic``, to its end."""
-    consumer = Consumer({"bootstrap.servers": servers, "group.id": unique("check"),
-                         "enable.auto.commit": "false", "enable.partition.eof": "true"})
-    consumer.assign([TopicPartition(topic, 0, 0)])
-    records = []
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            message = consumer.poll(1.0)
-            if message is None:
-                continue
-            if message.error() is not None:
-                if message.error().code() == KafkaError._PARTITION_EOF:
-                    return records
-                raise AssertionError(message.error())
-            records.append(message)
-    finally:
-        consumer.close()
-    raise AssertionError("topic %s did not reach its end within %gs" % (topic, timeout))
 
 
 class Received:

@@ -1,20 +1,19 @@
 """The ActiveMQ sink end to end through the CLI, against real ActiveMQ Classic and Artemis brokers,
 over STOMP and AMQP 1.0: what a message carries, what replays do on each broker, refused messages,
-refused logins, a killed run and a broker restarted mid-run."""
+refused logins, killed runs and a broker restarted mid-run."""
 
-import os
 import re
-import signal
-import subprocess
+import threading
 import time
 
 import pytest
 
 from common.errors import BeamConnectError
 from sinks.queues.activemq.sink import ActiveMQSink
-from tests.helpers import ROOT, cli_command, cli_env, write_config
-from tests.sinks.queues.activemq.conftest import (TARGETS, drain, own_server, produce, read_topic,
-                                                  run, sink_config, unique)
+from tests.helpers import write_config
+from tests.sinks.kafka.conftest import produce, read_committed
+from tests.sinks.queues.activemq.conftest import TARGETS, drain, own_server, sink_config
+from tests.sinks.queues.helpers import kill_when, run, start_run, stop, unique
 
 IDS = ["%s-%s" % (fixture.replace("activemq", "classic"), protocol) for fixture, protocol in TARGETS]
 
@@ -27,7 +26,7 @@ def target(request):
 
 
 def _records(count, start=0):
-    return [("k%d" % i, "v%d" % i, [("trace", b"t%d" % i)]) for i in range(start, start + count)]
+    return [("k%d" % i, "v%d" % i, None, [("trace", b"t%d" % i)]) for i in range(start, start + count)]
 
 
 #: The message format each (broker, protocol) is tested with: both formats on each broker and protocol.
@@ -46,10 +45,11 @@ def test_records_are_forwarded_with_their_properties_and_a_refused_one_is_dead_l
     topic = kafka.topic(partitions=2)
     records = _records(30)
     if refusing:
-        records[10] = ("big", "v10", [("bulk", b"y" * 600_000)])
+        records[10] = ("big", "v10", None, [("bulk", b"y" * 600_000)])
     produce(kafka.servers, topic, records, partition=0)
     body = '{"a": 1}'.encode() if fmt == "string" else b"\xff\x00bin"
-    produce(kafka.servers, topic, [("é", body, [("h", "ü".encode()), ("none", None)])], partition=1)
+    produce(kafka.servers, topic, [("é", body, None, [("h", "ü".encode()), ("none", None)])],
+            partition=1)
     name, queue, dlq = unique("amq"), unique("q"), unique("dlq")
     config = write_config(tmp_path / "c.json", sink_config(name, topic, broker, protocol, queue, **{
         "value.converter": "org.apache.kafka.connect.converters.ByteArrayConverter",
@@ -82,7 +82,7 @@ def test_records_are_forwarded_with_their_properties_and_a_refused_one_is_dead_l
     assert (other.body, other.correlation_id, other.properties["h"]) == (body, "é", "ü")
     assert "none" not in other.properties
     if refusing:
-        [dead] = read_topic(kafka.servers, dlq)
+        [dead] = read_committed(kafka.servers, dlq)
         headers = dict(dead.headers())
         assert (dead.key(), dead.value(), headers["bulk"]) == (b"big", b"v10", b"y" * 600_000)
         assert headers["__connect.errors.offset"] == b"10"
@@ -147,8 +147,6 @@ class _Collector:
     arrive (the collected ones are what the queue held)."""
 
     def __init__(self, broker, protocol, queue):
-        import threading
-
         self.messages, self._stop = [], threading.Event()
         self._thread = threading.Thread(target=drain, args=(broker, protocol, queue), kwargs=dict(
             timeout=600, idle=1.0, until=self._stop, into=self.messages), daemon=True)
@@ -160,39 +158,46 @@ class _Collector:
         return self.messages
 
 
-def _kill_when(proc, condition, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None and not condition():
-        time.sleep(0.05)
-    assert proc.poll() is None, "the run ended before it could be killed"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+def _killed_mid_run_then_rerun(broker, protocol, kafka, tmp_path, count=3_000):
+    """A bounded run of ``count`` records in batches of 250, SIGKILLed once 200 messages reached the
+    queue (its first batches in flight), then run again to its end. Returns the topic, how many
+    messages the queue held when the run was killed, and every message it held, in order."""
+    topic = kafka.topic()
+    produce(kafka.servers, topic, [("k%d" % i, "v%d" % i, None, None) for i in range(count)])
+    name, queue = unique("amq"), unique("q")
+    config = write_config(tmp_path / "c.json", sink_config(name, topic, broker, protocol, queue, **{
+        "flush.size": "500", "activemq.publish.batch.size": "250"}))
+    collector = _Collector(broker, protocol, queue)
+    kill_when(start_run(config, kafka.servers, quiet=True), lambda: len(collector.messages) >= 200)
+    killed_at = len(collector.messages)
+    assert kafka.committed("connect-" + name, topic, 1) == {0: -1001}  # a bounded run commits at its end
+
+    rerun = run(config, kafka.servers)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert kafka.committed("connect-" + name, topic, 1) == {0: count}
+    return topic, killed_at, collector.stop()
 
 
 @pytest.mark.parametrize("fixture,protocol", [("artemis", "stomp"), ("activemq", "amqp")],
                          ids=["artemis-stomp", "classic-amqp"])
 def test_a_killed_run_then_rerun_sends_every_record_at_least_once_with_stable_ids(
         fixture, protocol, request, kafka, tmp_path):
-    broker = request.getfixturevalue(fixture)
     count = 3_000
-    topic = kafka.topic()
-    produce(kafka.servers, topic, [("k%d" % i, "v%d" % i, None) for i in range(count)])
-    name, queue = unique("amq"), unique("q")
-    config = write_config(tmp_path / "c.json", sink_config(name, topic, broker, protocol, queue, **{
-        "flush.size": "500", "activemq.publish.batch.size": "250"}))
-    collector = _Collector(broker, protocol, queue)
-    proc = subprocess.Popen(cli_command("run", config, "--bootstrap-servers", kafka.servers), cwd=ROOT,
-                            env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    _kill_when(proc, lambda: len(collector.messages) >= 200)
-    assert kafka.committed("connect-" + name, topic, 1) == {0: -1001}  # a bounded run commits at its end
-
-    rerun = run(config, kafka.servers)
-    assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert kafka.committed("connect-" + name, topic, 1) == {0: count}
-    ids = [m.id for m in collector.stop()]
+    topic, _, messages = _killed_mid_run_then_rerun(request.getfixturevalue(fixture), protocol,
+                                                    kafka, tmp_path, count)
+    ids = [m.id for m in messages]
     assert set(ids) == {"%s-0-%d" % (topic, i) for i in range(count)}  # nothing lost
     assert len(ids) > count  # at least once: what the killed run sent was sent again, same ids
+
+
+def test_a_run_killed_mid_batch_then_rerun_sends_every_record_exactly_once_over_amqp_to_artemis(
+        artemis, kafka, tmp_path):
+    count = 3_000  # below Artemis's duplicate id cache (20,000 per address)
+    topic, killed_at, messages = _killed_mid_run_then_rerun(artemis, "amqp", kafka, tmp_path, count)
+    assert killed_at >= 200  # the rerun sent these again (nothing was committed)...
+    assert len(messages) == count  # ...and Artemis dropped them by their _AMQ_DUPL_ID
+    assert sorted((m.id, m.body) for m in messages) == sorted(
+        ("%s-0-%d" % (topic, i), b"v%d" % i) for i in range(count))
 
 
 @pytest.mark.parametrize("fixture,protocol", [("activemq", "stomp"), ("artemis", "amqp")],
@@ -206,10 +211,7 @@ def test_a_broker_restarted_mid_run_loses_nothing_and_offsets_wait_for_it(
     name, queue = unique("amq"), unique("q")
     config = write_config(tmp_path / "c.json", sink_config(name, topic, broker, protocol, queue, **{
         "flush.size": "50", "activemq.retry.max": "120", "activemq.retry.backoff.max.ms": "500"}))
-    proc = subprocess.Popen(cli_command("run", config, "--bootstrap-servers", kafka.servers,
-                                        "--mode", "streaming"),
-                            cwd=ROOT, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    proc = start_run(config, kafka.servers, "--mode", "streaming")
     group = "connect-" + name
     try:
         kafka.wait_committed(group, topic, {0: 200}, proc)
@@ -222,9 +224,7 @@ def test_a_broker_restarted_mid_run_loses_nothing_and_offsets_wait_for_it(
             server.resume()
         kafka.wait_committed(group, topic, {0: 400}, proc)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate(timeout=60)
+        stop(proc)
     ids = [m.id for m in drain(broker, protocol, queue, expected=400)]
     assert set(ids) == {"%s-0-%d" % (topic, i) for i in range(400)}  # persistent: nothing lost
     if broker.kind == "artemis":

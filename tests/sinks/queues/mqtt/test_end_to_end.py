@@ -3,15 +3,15 @@
 import base64
 import os
 import signal
-import subprocess
 import time
 import uuid
 
 import pytest
 
-from tests.helpers import ROOT, cli_command, cli_env, start_cli, write_config
+from tests.helpers import write_config
 from tests.servers.mosquitto import LocalMosquitto
 from tests.sinks.kafka.conftest import produce, read_committed
+from tests.sinks.queues.helpers import bare_records, kill_when, records, run, start_run, stop, unique
 
 BYTES = "org.apache.kafka.connect.converters.ByteArrayConverter"
 
@@ -20,20 +20,6 @@ def _config(name, topic, broker, **overrides):
     return {"name": name, "connector.class": "io.confluent.connect.mqtt.MqttSinkConnector",
             "topics": topic, "mqtt.server.uri": broker.url, "key.converter": BYTES,
             "value.converter": BYTES, "flush.size": "100", **overrides}
-
-
-def _run(config, servers, *args, timeout=240):
-    return subprocess.run(cli_command("run", config, "--bootstrap-servers", servers, *args),
-                          cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=timeout)
-
-
-def _name():
-    return "mqtt-" + uuid.uuid4().hex[:8]
-
-
-def _records(count, start=0):
-    return [(b"k%d" % i, b"v%d" % i, 1_700_000_000_000 + i, [("n", b"%d" % i)])
-            for i in range(start, start + count)]
 
 
 def _offsets(messages):
@@ -47,14 +33,14 @@ def test_records_are_published_with_key_headers_and_coordinates(kafka, mosquitto
         (b"k0", b'{"a": 1}', 1_700_000_000_000, [("trace", b"t-0"), ("bin", b"\xff\x00"), ("nil", None)]),
         (None, b"no key", 1_700_000_000_001, None),
         (b"\xfe\xff", None, 1_700_000_000_002, None),  # a binary key and a tombstone
-    ] + _records(47, start=3), partition=0)
-    produce(kafka.servers, topic, _records(20, start=100), partition=1)
+    ] + records(47, start=3), partition=0)
+    produce(kafka.servers, topic, records(20, start=100), partition=1)
     subscriber = subscribe("beam/%s" % topic)
-    name = _name()
+    name = unique("mqtt")
     config = write_config(tmp_path / "c.json", _config(name, topic, mosquitto,
                                                        **{"mqtt.topic.format": "beam/${topic}"}))
 
-    result = _run(config, kafka.servers)
+    result = run(config, kafka.servers)
     assert result.returncode == 0, result.stderr[-3000:]
     messages = subscriber.wait_for(lambda got: len(got) >= 70)
     assert kafka.committed("connect-" + name, topic, 2) == {0: 50, 1: 20}
@@ -83,9 +69,9 @@ def test_a_refused_message_goes_to_the_dead_letter_queue(kafka, mosquitto, subsc
         pytest.skip("needs the suite's own broker, whose ACL refuses a topic")
     topic = kafka.topic()
     denied = (b"bad", b"denied value", 1_700_000_000_500, [("deny", b"yes")])
-    produce(kafka.servers, topic, _records(10) + [denied] + _records(9, start=11))
+    produce(kafka.servers, topic, records(10) + [denied] + records(9, start=11))
     subscriber = subscribe(topic)
-    name, dlq = _name(), topic + "-dlq"
+    name, dlq = unique("mqtt"), topic + "-dlq"
     config = write_config(tmp_path / "c.json", _config(name, topic, mosquitto, **{
         "transforms": "deny", "transforms.deny.type": "org.apache.kafka.connect.transforms.RegexRouter",
         "transforms.deny.regex": ".*", "transforms.deny.replacement": mosquitto.refused_prefix,
@@ -96,7 +82,7 @@ def test_a_refused_message_goes_to_the_dead_letter_queue(kafka, mosquitto, subsc
         "errors.deadletterqueue.topic.replication.factor": "1",
         "errors.deadletterqueue.context.headers.enable": "true"}))
 
-    result = _run(config, kafka.servers)
+    result = run(config, kafka.servers)
     assert result.returncode == 0, result.stderr[-3000:]
     messages = subscriber.wait_for(lambda got: len(got) >= 19)
     assert sorted(_offsets(messages)) == [o for o in range(20) if o != 10]
@@ -112,32 +98,22 @@ def test_a_killed_run_then_a_rerun_delivers_every_record_at_least_once(kafka, mo
                                                                        tmp_path):
     count = 12_000
     topic = kafka.topic()
-    produce(kafka.servers, topic, [(b"k%d" % i, b"v%d" % i, None, None) for i in range(count)])
+    produce(kafka.servers, topic, bare_records(count))
     subscriber = subscribe(topic)
-    name = _name()
+    name = unique("mqtt")
     group = "connect-" + name
     config = write_config(tmp_path / "c.json", _config(name, topic, mosquitto, **{"flush.size": "500"}))
 
     # Streaming commits bundle by bundle: what is committed when the run dies must have arrived.
-    proc = start_cli("run", config, "--bootstrap-servers", kafka.servers, "--mode", "streaming",
-                     start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            if kafka.committed(group, topic, 1)[0] > 0 and len(subscriber.received()) < count:
-                break
-            time.sleep(0.05)
-        assert proc.poll() is None, "the run ended before it could be killed: " + proc.stderr.read()[-3000:]
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate(timeout=60)
+    proc = start_run(config, kafka.servers, "--mode", "streaming")
+    kill_when(proc, lambda: kafka.committed(group, topic, 1)[0] > 0
+              and len(subscriber.received()) < count)
     committed = kafka.committed(group, topic, 1)[0]
     assert 0 < committed < count
     subscriber.wait_for(lambda got: _offsets(got) >= set(range(committed)), timeout=30,
                         what="every committed record")
 
-    rerun = _run(config, kafka.servers)
+    rerun = run(config, kafka.servers)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     messages = subscriber.wait_for(lambda got: len(_offsets(got)) >= count, what="every record")
     assert _offsets(messages) == set(range(count))
@@ -154,15 +130,15 @@ def test_the_broker_stopped_and_restarted_mid_run_loses_nothing(kafka, mosquitto
         pytest.skip("needs the suite's own broker, which the test stops and restarts")
     count = 8_000
     topic = kafka.topic()
-    produce(kafka.servers, topic, [(b"k%d" % i, b"v%d" % i, None, None) for i in range(count)])
+    produce(kafka.servers, topic, bare_records(count))
     subscriber = subscribe(topic, protocol="3.1.1")  # whose session mosquitto restores
-    name = _name()
+    name = unique("mqtt")
     config = write_config(tmp_path / "c.json", _config(name, topic, mosquitto, **{"flush.size": "500"}))
 
     def values(messages):
         return {int(m.payload[1:]) for m in messages}
 
-    proc = start_cli("run", config, "--bootstrap-servers", kafka.servers, start_new_session=True)
+    proc = start_run(config, kafka.servers)
     try:
         subscriber.wait_for(lambda got: len(got) >= 500, timeout=120, what="the first messages")
         mosquitto.local.pause()
@@ -176,9 +152,7 @@ def test_the_broker_stopped_and_restarted_mid_run_loses_nothing(kafka, mosquitto
         os.killpg(proc.pid, signal.SIGCONT)
         _, stderr = proc.communicate(timeout=180)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate(timeout=60)
+        stop(proc)
     assert proc.returncode == 0, stderr[-3000:]
     assert "reconnecting" in stderr
     messages = subscriber.wait_for(lambda got: len(values(got)) >= count, what="every record")
@@ -190,12 +164,12 @@ def test_wrong_credentials_are_a_clear_error_before_any_record_is_read(kafka, tm
     password = "right-" + uuid.uuid4().hex
     wrong = "wrong-" + uuid.uuid4().hex
     topic = kafka.topic()
-    produce(kafka.servers, topic, _records(5))
-    name = _name()
+    produce(kafka.servers, topic, records(5))
+    name = unique("mqtt")
     with LocalMosquitto(users={"sink": password}) as broker:
         config = write_config(tmp_path / "c.json", _config(name, topic, broker, **{
             "mqtt.username": "sink", "mqtt.password": wrong}))
-        result = _run(config, kafka.servers)
+        result = run(config, kafka.servers)
     assert result.returncode != 0
     assert ("the MQTT broker at %s refused the connection as user 'sink': Not authorized (CONNACK "
             "0x87); check mqtt.username and mqtt.password" % broker.url) in " ".join(result.stderr.split())

@@ -1,14 +1,12 @@
 """The NATS sink end to end through the CLI, against a real nats-server with JetStream."""
 
-import os
-import signal
-import subprocess
 import time
 import uuid
 
-from tests.helpers import ROOT, cli_command, cli_env, start_cli, write_config
+from tests.helpers import write_config
 from tests.servers.nats import LocalNats
 from tests.sinks.kafka.conftest import produce, read_committed
+from tests.sinks.queues.helpers import bare_records, kill_when, records, run, start_run, stop, unique
 from tests.sinks.queues.nats.conftest import NatsServer
 
 BYTES = "org.apache.kafka.connect.converters.ByteArrayConverter"
@@ -19,18 +17,8 @@ def _config(name, topic, nats_url, **overrides):
             "value.converter": BYTES, "nats.servers": nats_url, "flush.size": "100", **overrides}
 
 
-def _run(config, kafka, *args, timeout=300):
-    return subprocess.run(cli_command("run", config, "--bootstrap-servers", kafka.servers, *args),
-                          cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=timeout)
-
-
-def _name():
-    return "nats-" + uuid.uuid4().hex[:8]
-
-
 def _records(count, start=0):
-    return [(b"k%d" % i, b"v%d" % i, 1_700_000_000_000 + i, [("n", b"%d" % i), ("empty", None)])
-            for i in range(start, start + count)]
+    return records(count, start, extra_headers=[("empty", None)])
 
 
 def _offsets(messages):
@@ -43,13 +31,13 @@ def test_records_are_published_with_key_headers_and_coordinates_and_replays_vani
     produce(kafka.servers, topic, _records(150), partition=0)
     produce(kafka.servers, topic, [(None, b"no-key", None, None)] + _records(29, start=1000),
             partition=1)
-    name, prefix = _name(), "kafka.%s" % uuid.uuid4().hex[:8]
+    name, prefix = unique("nats"), "kafka.%s" % uuid.uuid4().hex[:8]
     stream = "S" + uuid.uuid4().hex[:10]
     config = write_config(tmp_path / "c.json", _config(name, topic, nats_server.url, **{
         "nats.subject": prefix + ".${topic}.${partition}", "nats.stream": stream,
         "nats.stream.create": "true", "nats.stream.subjects": prefix + ".>"}))
 
-    first = _run(config, kafka)
+    first = run(config, kafka.servers)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "created stream %s" % stream in first.stderr
     messages = nats_server.messages(stream)
@@ -71,7 +59,7 @@ def test_records_are_published_with_key_headers_and_coordinates_and_replays_vani
         + [("%s.%s.1" % (prefix, topic), b"no-key")])
     assert kafka.committed("connect-" + name, topic, 2) == {0: 150, 1: 30}
 
-    replay = _run(config, kafka, "--from", "earliest")  # within the duplicate window: dropped
+    replay = run(config, kafka.servers, "--from", "earliest")  # within the duplicate window: dropped
     assert replay.returncode == 0, replay.stderr[-3000:]
     assert "already in the stream" in replay.stderr
     assert nats_server.count(stream) == 180
@@ -81,29 +69,24 @@ def test_records_are_published_with_key_headers_and_coordinates_and_replays_vani
 def test_killed_run_then_rerun_stores_every_record_once(kafka, nats_server, tmp_path):
     count = 6_000
     topic = kafka.topic()
-    produce(kafka.servers, topic, [(b"k%d" % i, b"v%d" % i, None, None) for i in range(count)])
+    produce(kafka.servers, topic, bare_records(count))
     stream, [subject] = nats_server.stream()
-    name = _name()
+    name = unique("nats")
     config = write_config(tmp_path / "c.json", _config(name, topic, nats_server.url, **{
         "nats.subject": subject, "nats.stream": stream, "flush.size": "1000"}))
-    proc = subprocess.Popen(cli_command("run", config, "--bootstrap-servers", kafka.servers),
-                            cwd=ROOT, env=cli_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    seen, deadline = 0, time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
+
+    def a_thousand_stored():  # what the stream holds, once that is 1000 messages or more
         seen = nats_server.count(stream)
-        if seen >= 1000:
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, "the run ended before it could be killed"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+        return seen if seen >= 1000 else 0
+
+    proc = start_run(config, kafka.servers, quiet=True)
+    seen = kill_when(proc, a_thousand_stored)
     assert seen < count
     committed = kafka.committed("connect-" + name, topic, 1)[0]
     stored = nats_server.count(stream)
     assert committed < count and stored >= max(committed, 0)
 
-    rerun = _run(config, kafka)
+    rerun = run(config, kafka.servers)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     if stored > max(committed, 0):  # published, not committed: published again, and dropped
         assert "already in the stream" in rerun.stderr
@@ -117,14 +100,13 @@ def test_server_stopped_and_restarted_mid_run_loses_nothing_stores_nothing_twice
     count = 8_000
     server = own_nats_server
     topic = kafka.topic()
-    produce(kafka.servers, topic, [(b"k%d" % i, b"v%d" % i, None, None) for i in range(count)])
+    produce(kafka.servers, topic, bare_records(count))
     stream, [subject] = server.stream()
-    name = _name()
+    name = unique("nats")
     group = "connect-" + name
     config = write_config(tmp_path / "c.json", _config(name, topic, server.url, **{
         "nats.subject": subject, "flush.size": "500", "nats.publish.ack.timeout.ms": "2000"}))
-    proc = start_cli("run", config, "--bootstrap-servers", kafka.servers, "--mode", "streaming",
-                     start_new_session=True)
+    proc = start_run(config, kafka.servers, "--mode", "streaming")
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
@@ -147,9 +129,7 @@ def test_server_stopped_and_restarted_mid_run_loses_nothing_stores_nothing_twice
         server.local.resume()
         kafka.wait_committed(group, topic, {0: count}, proc)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        _, stderr = proc.communicate(timeout=60)
+        stderr = stop(proc)
     assert "reconnecting" in stderr
     assert server.count(stream) == count
     assert _offsets(server.messages(stream)) == [("0", i) for i in range(count)]
@@ -161,7 +141,7 @@ def test_refused_messages_go_to_the_dead_letter_queue(kafka, nats_server, tmp_pa
     produce(kafka.servers, topic, _records(10) + [big] + _records(10, start=11))
     produce(kafka.servers, other, _records(3, start=100))
     stream, _ = nats_server.stream([topic], max_msg_size=2000)
-    name = _name()
+    name = unique("nats")
     dlq = topic + "-dlq"
     config = write_config(tmp_path / "c.json", _config(name, "%s,%s" % (topic, other),
                                                        nats_server.url, **{
@@ -171,7 +151,7 @@ def test_refused_messages_go_to_the_dead_letter_queue(kafka, nats_server, tmp_pa
         "errors.deadletterqueue.topic.replication.factor": "1",
         "errors.deadletterqueue.context.headers.enable": "true"}))
 
-    result = _run(config, kafka)
+    result = run(config, kafka.servers)
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(m.data for m in nats_server.messages(stream)) == sorted(
         v for _, v, _, _ in _records(10) + _records(10, start=11))
@@ -197,10 +177,10 @@ def test_wrong_credentials_are_a_clear_error_before_any_record_is_read(kafka, tm
     wrong = "not-the-password-" + uuid.uuid4().hex
     with LocalNats(users={"beam": password}) as server:
         stream, [subject] = NatsServer(server.url, server, ("beam", password)).stream()
-        name = _name()
+        name = unique("nats")
         config = write_config(tmp_path / "c.json", _config(name, topic, server.url, **{
             "nats.subject": subject, "nats.username": "beam", "nats.password": wrong}))
-        result = _run(config, kafka)
+        result = run(config, kafka.servers)
     assert result.returncode == 1
     assert ("the NATS server at %s refused user 'beam' (nats.username, nats.password): "
             "Authorization Violation" % server.url) in " ".join(result.stderr.split())

@@ -11,11 +11,11 @@ exchanges and queues uniquely.
 
 import os
 import time
-import uuid
 
 import pytest
 
 from tests.servers.rabbitmq import RabbitMQBroker, RabbitMQServer
+from tests.sinks.queues.helpers import unique
 
 URL_VARIABLE = "BEAMCONNECT_RABBITMQ_URL"
 #: The suite's broker refuses larger messages (RabbitMQ's default is 128 MiB), so a test can send one.
@@ -52,10 +52,6 @@ def connect(broker):
     return pika.BlockingConnection(pika.ConnectionParameters(
         broker.host, broker.port, broker.vhost, pika.PlainCredentials(broker.user, broker.password),
         connection_attempts=1))
-
-
-def unique(prefix):
-    return "%s-%s" % (prefix, uuid.uuid4().hex[:10])
 
 
 def exchange_with_queue(broker, routing_keys=("#",), exchange_type="topic", arguments=None):

@@ -6,10 +6,7 @@ the CLI's ``main`` in the test's process, which saves the interpreter's start.
 """
 
 import json
-import os
 import re
-import signal
-import subprocess
 import time
 
 import pytest
@@ -18,9 +15,10 @@ from common.errors import BeamConnectError
 from pipelines.cli import main
 from pipelines.config.connector import parse_connector_config
 from sinks.queues.rabbitmq import RabbitMQSink
-from tests.helpers import ROOT, cli_command, cli_env, start_cli, write_config
+from tests.helpers import write_config
 from tests.sinks.kafka.conftest import produce, read_committed
-from tests.sinks.queues.rabbitmq.conftest import drain, exchange_with_queue, queue_length, unique
+from tests.sinks.queues.helpers import bare_records, kill_when, records, run, start_run, stop, unique
+from tests.sinks.queues.rabbitmq.conftest import drain, exchange_with_queue, queue_length
 
 CONFLUENT = "io.confluent.connect.rabbitmq.sink.RabbitMQSinkConnector"
 BYTES = "org.apache.kafka.connect.converters.ByteArrayConverter"
@@ -43,14 +41,8 @@ def _main(config, servers, capsys, caplog, *args):
     return code, printed.out + printed.err + caplog.text
 
 
-def _run(config, servers, *args, timeout=300):
-    return subprocess.run(cli_command("run", config, "--bootstrap-servers", servers, *args),
-                          cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=timeout)
-
-
 def _records(count, start=0):
-    return [(b"k%d" % i, b"v%d" % i, 1_700_000_000_000 + i * 1000, [("n", b"%d" % i), ("h", None)])
-            for i in range(start, start + count)]
+    return records(count, start, spacing_ms=1000, extra_headers=[("h", None)])
 
 
 def _unwrapped(output):
@@ -151,7 +143,7 @@ def test_refused_logins_and_a_missing_exchange_are_clear_errors_before_any_recor
     config = write_config(tmp_path / "c.json", _config(name, topic, rabbitmq, exchange, **{
         "rabbitmq.password": wrong}))
 
-    refused = _run(config, kafka.servers)  # a process of its own: its stdout and stderr as they are
+    refused = run(config, kafka.servers)  # a process of its own: its stdout and stderr as they are
     assert refused.returncode == 1, refused.stderr[-3000:]
     assert ("%s (virtual host %r, user %r) refused the login of rabbitmq.username=%r (check "
             "rabbitmq.username and rabbitmq.password): 403 ACCESS_REFUSED"
@@ -213,29 +205,17 @@ def test_tls_to_the_default_exchange_with_json_values(kafka, rabbitmq_server, tm
 def test_a_killed_run_then_rerun_publishes_every_record_with_stable_ids(kafka, rabbitmq, tmp_path):
     count = 10_000
     topic = kafka.topic()
-    produce(kafka.servers, topic, [(b"k%d" % i, b"v%d" % i, None, None) for i in range(count)])
+    produce(kafka.servers, topic, bare_records(count))
     exchange, queue = exchange_with_queue(rabbitmq, [topic])
     name = unique("rabbitmq")
     config = write_config(tmp_path / "c.json", _config(name, topic, rabbitmq, exchange))
-    log = open(tmp_path / "killed.log", "w")
-    proc = subprocess.Popen(cli_command("run", config, "--bootstrap-servers", kafka.servers), cwd=ROOT,
-                            env=cli_env(), stdout=subprocess.DEVNULL, stderr=log,
-                            start_new_session=True)
-    deadline = time.monotonic() + 120
-    seen = 0
-    while time.monotonic() < deadline and proc.poll() is None and seen < 1500:
-        seen = queue_length(rabbitmq, queue)
-        time.sleep(0.05)
-    log.close()
-    assert proc.poll() is None, "the run ended before it could be killed: %s" % (
-        tmp_path / "killed.log").read_text()[-3000:]
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    proc = start_run(config, kafka.servers)
+    kill_when(proc, lambda: queue_length(rabbitmq, queue) >= 1500)
     killed_at = queue_length(rabbitmq, queue)
     assert 0 < killed_at < count
     assert kafka.committed("connect-" + name, topic, 1) == {0: NOTHING}
 
-    rerun = _run(config, kafka.servers)
+    rerun = run(config, kafka.servers)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     messages = drain(rabbitmq, queue, expected=count + killed_at, timeout=120)
     bodies = {}
@@ -255,8 +235,7 @@ def test_a_broker_restart_mid_run_loses_nothing_and_commits_only_what_was_confir
     name = unique("rabbitmq")
     config = write_config(tmp_path / "c.json", _config(name, topic, broker, exchange, **{
         "flush.size": "50", "rabbitmq.network.recovery.interval.ms": "5000"}))
-    proc = start_cli("run", config, "--bootstrap-servers", kafka.servers, "--mode", "streaming",
-                     start_new_session=True)
+    proc = start_run(config, kafka.servers, "--mode", "streaming")
     try:
         kafka.wait_committed("connect-" + name, topic, {0: 200}, proc)
         rabbitmq_server.pause()
@@ -266,9 +245,7 @@ def test_a_broker_restart_mid_run_loses_nothing_and_commits_only_what_was_confir
         rabbitmq_server.resume()
         kafka.wait_committed("connect-" + name, topic, {0: 400}, proc)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        output = proc.communicate(timeout=60)[1]
+        output = stop(proc)
     assert "reconnecting in" in output
     bodies = {p.message_id: body for _, p, body in drain(broker, queue, expected=400)}
     assert bodies == {"%s-0-%d" % (topic, i): b"v%d" % i for i in range(400)}

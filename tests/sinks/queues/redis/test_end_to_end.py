@@ -1,17 +1,15 @@
 """The Redis Streams sink end to end through the CLI, against a real Redis server and Kafka broker."""
 
 import json
-import os
-import signal
-import subprocess
 import time
 import uuid
 
 import pytest
 
-from tests.helpers import ROOT, cli_command, cli_env, start_cli, write_config
+from tests.helpers import write_config
 from tests.servers.redis import LocalRedis
 from tests.sinks.kafka.conftest import produce, read_committed
+from tests.sinks.queues.helpers import bare_records, kill_when, records, run, start_run, stop, unique
 
 BYTES = "org.apache.kafka.connect.converters.ByteArrayConverter"
 
@@ -19,20 +17,6 @@ BYTES = "org.apache.kafka.connect.converters.ByteArrayConverter"
 def _config(name, topic, server, **overrides):
     return {"name": name, "connector.class": "redis", "topics": topic, "redis.uri": server.url,
             "key.converter": BYTES, "value.converter": BYTES, "flush.size": "100", **overrides}
-
-
-def _run(config, servers, *args, timeout=240):
-    return subprocess.run(cli_command("run", config, "--bootstrap-servers", servers, *args),
-                          cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=timeout)
-
-
-def _name():
-    return "redis-" + uuid.uuid4().hex[:8]
-
-
-def _records(count, start=0):
-    return [(b"k%d" % i, b"v%d" % i, 1_700_000_000_000 + i, [("n", b"%d" % i)])
-            for i in range(start, start + count)]
 
 
 def _offsets(entries, partition=0):
@@ -46,14 +30,14 @@ def test_records_are_entries_with_key_headers_and_coordinates_written_once(kafka
         (b"k0", b'{"a": 1}', 1_700_000_000_000, [("trace", b"t-0"), ("bin", b"\xff\x00"), ("nil", None)]),
         (None, b"no key", 1_700_000_000_001, None),
         (b"\xfe\xff", None, 1_700_000_000_002, None),  # a binary key and a tombstone
-    ] + _records(47, start=3), partition=0)
-    produce(kafka.servers, topic, _records(20, start=100), partition=1)
-    name = _name()
+    ] + records(47, start=3), partition=0)
+    produce(kafka.servers, topic, records(20, start=100), partition=1)
+    name = unique("redis")
     stream = "kafka:" + topic
     config = write_config(tmp_path / "c.json", _config(name, topic, redis_server,
                                                        **{"redis.key": "kafka:${topic}"}))
 
-    result = _run(config, kafka.servers)
+    result = run(config, kafka.servers)
     assert result.returncode == 0, result.stderr[-3000:]
     entries = redis_server.entries(stream)
     assert len(entries) == 70
@@ -70,7 +54,7 @@ def test_records_are_entries_with_key_headers_and_coordinates_written_once(kafka
     assert redis_server.client().hgetall("beamconnect:offsets:" + name) == {
         ("%s/0" % topic).encode(): b"50", ("%s/1" % topic).encode(): b"20"}
 
-    replay = _run(config, kafka.servers, "--from", "earliest")  # everything read again: none twice
+    replay = run(config, kafka.servers, "--from", "earliest")  # everything read again: none twice
     assert replay.returncode == 0, replay.stderr[-3000:]
     assert redis_server.entries(stream) == entries
 
@@ -80,8 +64,8 @@ def test_an_entry_redis_refuses_goes_to_the_dead_letter_queue(kafka, redis_serve
     blocked = "blocked-" + uuid.uuid4().hex[:8]
     redis_server.client().set(blocked, "not a stream")
     denied = (b"bad", b"refused value", 1_700_000_000_500, [("route", b"yes")])
-    produce(kafka.servers, topic, _records(10) + [denied] + _records(9, start=11))
-    name, dlq = _name(), topic + "-dlq"
+    produce(kafka.servers, topic, records(10) + [denied] + records(9, start=11))
+    name, dlq = unique("redis"), topic + "-dlq"
     config = write_config(tmp_path / "c.json", _config(name, topic, redis_server, **{
         "transforms": "block", "transforms.block.type": "org.apache.kafka.connect.transforms.RegexRouter",
         "transforms.block.regex": ".*", "transforms.block.replacement": blocked,
@@ -92,7 +76,7 @@ def test_an_entry_redis_refuses_goes_to_the_dead_letter_queue(kafka, redis_serve
         "errors.deadletterqueue.topic.replication.factor": "1",
         "errors.deadletterqueue.context.headers.enable": "true"}))
 
-    result = _run(config, kafka.servers)
+    result = run(config, kafka.servers)
     assert result.returncode == 0, result.stderr[-3000:]
     assert _offsets(redis_server.entries(topic)) == [o for o in range(20) if o != 10]
     [dead] = read_committed(kafka.servers, dlq)
@@ -108,32 +92,21 @@ def test_an_entry_redis_refuses_goes_to_the_dead_letter_queue(kafka, redis_serve
 def test_a_killed_run_then_a_rerun_writes_every_record_once(kafka, redis_server, tmp_path):
     count = 20_000
     topic = kafka.topic()
-    produce(kafka.servers, topic, [(b"k%d" % i, b"v%d" % i, None, None) for i in range(count)])
+    produce(kafka.servers, topic, bare_records(count))
     client = redis_server.client()
-    name = _name()
+    name = unique("redis")
     group = "connect-" + name
     config = write_config(tmp_path / "c.json", _config(name, topic, redis_server, **{"flush.size": "500"}))
 
     # Streaming commits bundle by bundle: what is committed when the run dies must be written.
-    proc = start_cli("run", config, "--bootstrap-servers", kafka.servers, "--mode", "streaming",
-                     start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            if kafka.committed(group, topic, 1)[0] > 0 and client.xlen(topic) < count:
-                break
-            time.sleep(0.05)
-        assert proc.poll() is None, "the run ended before it could be killed: " + proc.stderr.read()[-3000:]
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate(timeout=60)
+    proc = start_run(config, kafka.servers, "--mode", "streaming")
+    kill_when(proc, lambda: kafka.committed(group, topic, 1)[0] > 0 and client.xlen(topic) < count)
     committed = kafka.committed(group, topic, 1)[0]
     written = _offsets(redis_server.entries(topic))
     assert 0 < committed <= len(written) < count
     assert written == list(range(len(written)))  # in order, from the first, none twice
 
-    rerun = _run(config, kafka.servers)
+    rerun = run(config, kafka.servers)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     entries = redis_server.entries(topic)
     assert _offsets(entries) == list(range(count))
@@ -148,11 +121,11 @@ def test_redis_stopped_and_restarted_mid_run_loses_nothing_and_doubles_nothing(k
         pytest.skip("needs the suite's own server, which the test stops and restarts")
     count = 10_000
     topic = kafka.topic()
-    produce(kafka.servers, topic, [(b"k%d" % i, b"v%d" % i, None, None) for i in range(count)])
-    name = _name()
+    produce(kafka.servers, topic, bare_records(count))
+    name = unique("redis")
     config = write_config(tmp_path / "c.json", _config(name, topic, redis_server, **{"flush.size": "500"}))
 
-    proc = start_cli("run", config, "--bootstrap-servers", kafka.servers, start_new_session=True)
+    proc = start_run(config, kafka.servers)
     try:
         deadline = time.monotonic() + 120
         while redis_server.client().xlen(topic) < 500:
@@ -163,9 +136,7 @@ def test_redis_stopped_and_restarted_mid_run_loses_nothing_and_doubles_nothing(k
         redis_server.local.resume()
         _, stderr = proc.communicate(timeout=180)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate(timeout=60)
+        stop(proc)
     assert proc.returncode == 0, stderr[-3000:]
     assert "reconnecting" in stderr
     assert _offsets(redis_server.entries(topic)) == list(range(count))
@@ -176,13 +147,13 @@ def test_wrong_credentials_are_a_clear_error_before_any_record_is_read(kafka, tm
     password = "right-" + uuid.uuid4().hex
     wrong = "wrong-" + uuid.uuid4().hex
     topic = kafka.topic()
-    produce(kafka.servers, topic, _records(5))
-    name = _name()
+    produce(kafka.servers, topic, records(5))
+    name = unique("redis")
     with LocalRedis(users={"sink": password}) as server:
         config = write_config(tmp_path / "c.json", {
             **_config(name, topic, server), "redis.uri": "redis://sink:%s@%s:%d" % (
                 wrong, server.host, server.port)})
-        result = _run(config, kafka.servers)
+        result = run(config, kafka.servers)
     assert result.returncode != 0
     assert ("Redis at redis://%s:%d/0 refused the login as user 'sink': invalid username-password "
             "pair or user is disabled.; check redis.username and redis.password"
