@@ -92,16 +92,27 @@ def maven_jars(artifacts: Iterable[Tuple[str, str, str]], libs: pathlib.Path, wh
     Raises:
       BeamConnectError: naming ``what``, when ``mvn`` is missing, fails or takes too long.
     """
+    run_maven(["dependency:copy-dependencies", "-DoutputDirectory=%s" % libs, "-DincludeScope=runtime"],
+              what, artifacts=artifacts, env=env)
+    return len(list(libs.glob("*.jar")))
+
+
+def run_maven(goals: Sequence[str], what: str, *, artifacts: Iterable[Tuple[str, str, str]] = (),
+              env: Optional[Mapping[str, str]] = None) -> None:
+    """Runs ``mvn <goals>`` on a POM depending on ``artifacts``, with Maven Central as the only mirror.
+
+    Raises:
+      BeamConnectError: naming ``what``, when ``mvn`` is missing, fails or takes too long.
+    """
     mvn = shutil.which("mvn")
     if mvn is None:
         raise BeamConnectError("mvn was not found on PATH; %s comes from Maven Central" % what)
     with tempfile.TemporaryDirectory(prefix="beamconnect-pom-") as work:
         pom, settings = pathlib.Path(work) / "pom.xml", pathlib.Path(work) / "settings.xml"
-        pom.write_text(_POM.format(name="local-" + libs.parent.name, dependencies="\n".join(
+        pom.write_text(_POM.format(name="local-servers", dependencies="\n".join(
             _DEPENDENCY.format(*artifact) for artifact in artifacts)))
         settings.write_text(_SETTINGS)
-        command = [mvn, "-q", "-B", "-s", str(settings), "-f", str(pom), "dependency:copy-dependencies",
-                   "-DoutputDirectory=%s" % libs, "-DincludeScope=runtime"]
+        command = [mvn, "-q", "-B", "-s", str(settings), "-f", str(pom), *goals]
         try:
             result = subprocess.run(command, cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, text=True, timeout=MAVEN_TIMEOUT_S,
@@ -111,7 +122,6 @@ def maven_jars(artifacts: Iterable[Tuple[str, str, str]], libs: pathlib.Path, wh
     if result.returncode != 0:
         raise BeamConnectError("mvn failed to resolve %s (exit code %d):\n%s"
                                % (what, result.returncode, result.stdout[-3000:]))
-    return len(list(libs.glob("*.jar")))
 
 
 def compile_java(class_name: str, source: str, libs: pathlib.Path, classes: pathlib.Path,

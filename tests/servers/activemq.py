@@ -27,7 +27,6 @@ a restart.
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import logging
 import os
 import pathlib
@@ -37,12 +36,11 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-import time
 import urllib.parse
 from typing import Dict, Optional, Sequence
 
 from common.errors import BeamConnectError, ConfigError
-from pipelines.dev_cache import cache_dir
+from pipelines.dev_cache import cached, compile_java, maven_jars, run_maven
 from pipelines.dev_kafka import java_executable
 from pipelines.processes import accepts_connections
 from tests.servers.base import HOST, USER, ServerProcess
@@ -59,7 +57,6 @@ MAX_FRAME_SIZE = 512 * 1024
 _SLF4J_VERSION = "2.0.16"
 # The JIT's first tier only: a test broker lives for seconds to minutes, and starts in half the time.
 _QUICK_START = "-XX:TieredStopAtLevel=1"
-_MAVEN_TIMEOUT_S = 900.0
 
 CLASSIC_MAIN = """\
 import java.util.List;
@@ -87,32 +84,10 @@ public class LocalActiveMQ {
 }
 """
 
-_POM = """\
-<?xml version="1.0" encoding="UTF-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>dev.beamconnect</groupId>
-  <artifactId>local-activemq-broker</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
-{dependencies}
-  </dependencies>
-</project>
-"""
-_DEPENDENCY = ("    <dependency><groupId>{0}</groupId><artifactId>{1}</artifactId>"
-               "<version>{2}</version></dependency>")
 _CLASSIC_ARTIFACTS = [("org.apache.activemq", name, CLASSIC_VERSION)
                       for name in ("activemq-broker", "activemq-kahadb-store", "activemq-stomp",
                                    "activemq-amqp", "activemq-jaas")] + [
     ("org.slf4j", "slf4j-simple", _SLF4J_VERSION)]
-_SETTINGS = """\
-<settings>
-  <mirrors>
-    <mirror><id>central</id><mirrorOf>*</mirrorOf><url>https://repo.maven.apache.org/maven2</url></mirror>
-  </mirrors>
-</settings>
-"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -291,71 +266,24 @@ def _configure(broker_xml: str, stomp: int, amqp: int, core: int) -> str:
 
 def ensure_classic() -> pathlib.Path:
     """The cached ActiveMQ Classic jars and compiled main (``libs/``, ``classes/``), made on first use."""
-    def make(home: pathlib.Path) -> None:
+    def make(home: pathlib.Path) -> str:
         libs = home / "libs"
-        _maven(["dependency:copy-dependencies", "-DoutputDirectory=%s" % libs, "-DincludeScope=runtime"],
-               _CLASSIC_ARTIFACTS, "ActiveMQ Classic %s" % CLASSIC_VERSION)
-        classes = home / "classes"
-        classes.mkdir()
-        source = classes / "LocalActiveMQ.java"
-        source.write_text(CLASSIC_MAIN)
-        javac = os.path.join(os.path.dirname(os.path.realpath(java_executable())), "javac")
-        result = subprocess.run([javac, "-cp", str(libs / "*"), "-d", str(classes), str(source)],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
-        if result.returncode != 0:
-            raise BeamConnectError("javac of the ActiveMQ Classic launcher failed:\n%s" % result.stdout[-3000:])
+        count = maven_jars(_CLASSIC_ARTIFACTS, libs, "ActiveMQ Classic %s" % CLASSIC_VERSION)
+        compile_java("LocalActiveMQ", CLASSIC_MAIN, libs, home / "classes", "ActiveMQ Classic")
+        return "activemq %s, %d jars" % (CLASSIC_VERSION, count)
 
-    return _cached("activemq-%s" % CLASSIC_VERSION, make)
+    return cached("activemq-%s" % CLASSIC_VERSION, make)
 
 
 def ensure_artemis() -> pathlib.Path:
     """The cached, unpacked Apache Artemis distribution, downloaded on first use."""
-    def make(home: pathlib.Path) -> None:
+    def make(home: pathlib.Path) -> str:
         with tempfile.TemporaryDirectory(prefix="beamconnect-artemis-") as work:
-            _maven(["dependency:copy", "-Dartifact=org.apache.activemq:apache-artemis:%s:tar.gz:bin"
-                    % ARTEMIS_VERSION, "-DoutputDirectory=%s" % work], [], "Apache Artemis %s" % ARTEMIS_VERSION)
+            run_maven(["dependency:copy", "-Dartifact=org.apache.activemq:apache-artemis:%s:tar.gz:bin"
+                       % ARTEMIS_VERSION, "-DoutputDirectory=%s" % work], "Apache Artemis %s" % ARTEMIS_VERSION)
             with tarfile.open(os.path.join(work, "apache-artemis-%s-bin.tar.gz" % ARTEMIS_VERSION)) as tar:
                 tar.extractall(work, filter="tar")
             shutil.move(os.path.join(work, "apache-artemis-%s" % ARTEMIS_VERSION), str(home / "dist"))
+        return "artemis %s" % ARTEMIS_VERSION
 
-    return _cached("artemis-%s" % ARTEMIS_VERSION, make) / "dist"
-
-
-def _cached(name: str, make) -> pathlib.Path:
-    """``<cache>/<name>``, made by ``make(directory)`` under a file lock unless already complete."""
-    home = cache_dir() / name
-    stamp = home / "complete.stamp"
-    if stamp.is_file():
-        return home
-    home.mkdir(parents=True, exist_ok=True)
-    with open(home / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if stamp.is_file():  # another process made it while this one waited
-            return home
-        for entry in home.iterdir():  # what an interrupted attempt left
-            if entry.name != ".lock":
-                shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink()
-        started = time.monotonic()
-        make(home)
-        stamp.write_text("%s\n" % name)
-        _LOGGER.info("Prepared %s in %.1f s", home, time.monotonic() - started)
-    return home
-
-
-def _maven(goals: Sequence[str], artifacts: Sequence[tuple], what: str) -> None:
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise BeamConnectError("mvn was not found on PATH; %s comes from Maven Central" % what)
-    with tempfile.TemporaryDirectory(prefix="beamconnect-activemq-pom-") as work:
-        pom, settings = pathlib.Path(work) / "pom.xml", pathlib.Path(work) / "settings.xml"
-        pom.write_text(_POM.format(dependencies="\n".join(_DEPENDENCY.format(*a) for a in artifacts)))
-        settings.write_text(_SETTINGS)
-        command = [mvn, "-q", "-B", "-s", str(settings), "-f", str(pom), *goals]
-        try:
-            result = subprocess.run(command, cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True, timeout=_MAVEN_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            raise BeamConnectError("mvn did not resolve %s within %.0f s" % (what, _MAVEN_TIMEOUT_S)) from None
-    if result.returncode != 0:
-        raise BeamConnectError("mvn failed to resolve %s (exit code %d):\n%s"
-                               % (what, result.returncode, result.stdout[-3000:]))
+    return cached("artemis-%s" % ARTEMIS_VERSION, make) / "dist"

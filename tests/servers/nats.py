@@ -16,18 +16,15 @@ Without users the server takes anonymous clients. It is stopped with SIGTERM, it
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
-import os
 import pathlib
-import shutil
 import socket
 import subprocess
 from typing import Mapping, Optional, Sequence
 
 from common.errors import BeamConnectError
-from pipelines.dev_cache import cache_dir
+from pipelines.dev_cache import cached, go_executable, run_go
 from tests.servers.base import HOST, ServerProcess
 
 _LOGGER = logging.getLogger(__name__)
@@ -42,31 +39,17 @@ def ensure_nats_server(version: str = VERSION) -> pathlib.Path:
     Raises:
       BeamConnectError: Go is missing or the build failed (with the end of its output).
     """
-    home = cache_dir() / ("nats-server-%s" % version.lstrip("v"))
-    binary = home / "nats-server"
-    if binary.is_file():
-        return binary
-    go = shutil.which("go")
-    if go is None:
-        raise BeamConnectError("Go is needed to build nats-server (go install %s@%s); the README's "
-                               "setup command installs it" % (MODULE, version))
-    home.mkdir(parents=True, exist_ok=True)
-    with open(home / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if binary.is_file():
-            return binary
+    what = "nats-server (go install %s@%s)" % (MODULE, version)
+    go_executable(what)
+
+    def make(home: pathlib.Path) -> str:
         _LOGGER.info("building nats-server %s with go install (once)", version)
-        partial = home / "bin.partial"
-        shutil.rmtree(partial, ignore_errors=True)
-        built = subprocess.run([go, "install", "%s@%s" % (MODULE, version)],
-                               env={**os.environ, "GOBIN": str(partial), "CGO_ENABLED": "0"},
-                               stdin=subprocess.DEVNULL, capture_output=True, text=True)
-        if built.returncode != 0 or not (partial / "nats-server").is_file():
-            raise BeamConnectError("go install %s@%s failed:\n%s"
-                                   % (MODULE, version, built.stderr[-3000:]))
-        os.replace(partial / "nats-server", binary)
-        shutil.rmtree(partial, ignore_errors=True)
-    return binary
+        run_go(["install", "%s@%s" % (MODULE, version)], what, env={"GOBIN": str(home), "CGO_ENABLED": "0"})
+        if not (home / "nats-server").is_file():
+            raise BeamConnectError("go install %s@%s finished but built no nats-server" % (MODULE, version))
+        return "nats-server %s" % version
+
+    return cached("nats-server-%s" % version.lstrip("v"), make) / "nats-server"
 
 
 class LocalNats(ServerProcess):
