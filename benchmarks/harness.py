@@ -35,6 +35,23 @@ def produce(servers: str, topic: str, partitions: int,
         raise SystemExit("records of %s were not delivered" % topic)
 
 
+def produce_payloads(servers: str, topic: str, partitions: int, source: str, count: int) -> None:
+    """Produces what ``payloads(count)`` yields, record i to partition i % ``partitions``: ``source``
+    is the text defining it, which the bare clients run as well, so both sides see the same values."""
+    namespace: dict = {}
+    exec(source, namespace)
+    produce(servers, topic, partitions,
+            ((value, i % partitions) for i, (key, value) in enumerate(namespace["payloads"](count))))
+
+
+def write_properties(directory: str, name: str, text: str) -> str:
+    """Writes ``<directory>/<name>.properties`` holding ``text``; returns its path."""
+    path = os.path.join(directory, name + ".properties")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
 def timed(cmd: list, env: dict) -> tuple:
     """(wall seconds, peak RSS in MiB of the child, stdout) of one whole process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss

@@ -87,21 +87,6 @@ print(collection.estimated_document_count())
 """
 
 
-def produce(servers: str, topic: str, count: int) -> None:
-    namespace: dict = {}
-    exec(PAYLOADS, namespace)
-    harness.produce(servers, topic, PARTITIONS,
-                    ((value, i % PARTITIONS) for i, (key, value) in
-                     enumerate(namespace["payloads"](count))))
-
-
-def _write(store: str, name: str, text: str) -> str:
-    path = os.path.join(store, name + ".properties")
-    with open(path, "w") as f:
-        f.write(text)
-    return path
-
-
 def bench_mongodb(servers: str, topic: str, records: int, store: str, env: dict) -> tuple:
     """(a) and (b) in turn, twice, each into a database of its own; the best of each counts."""
     import pymongo
@@ -118,7 +103,7 @@ def bench_mongodb(servers: str, topic: str, records: int, store: str, env: dict)
             if int(bare[2].split()[-1]) != records:
                 raise SystemExit("the bare client wrote %s documents, expected %d" % (bare[2], records))
             name = "bench-mongodb-%d-%s" % (attempt, topic)
-            config = _write(store, name, (
+            config = harness.write_properties(store, name, (
                 "name=%s\nconnector.class=com.mongodb.kafka.connect.MongoSinkConnector\ntopics=%s\n"
                 "connection.uri=%s\ndatabase=%s\n"
                 "key.converter=org.apache.kafka.connect.storage.StringConverter\n"
@@ -201,7 +186,7 @@ def bench_cassandra(servers: str, topic: str, records: int, store: str, env: dic
         if bare[2].split()[-1] != "0":
             raise SystemExit("the bare client failed %s writes" % bare[2].split()[-1])
         name = "bench-cassandra-" + topic
-        config = _write(store, name, (
+        config = harness.write_properties(store, name, (
             "name=%s\nconnector.class=com.datastax.oss.kafka.sink.CassandraSinkConnector\ntopics=%s\n"
             "contactPoints=%s\nport=%d\nloadBalancing.localDc=%s\nauth.username=%s\n"
             "auth.password=%s\nkey.converter=org.apache.kafka.connect.storage.StringConverter\n"
@@ -268,7 +253,7 @@ def main() -> int:
         servers = broker.bootstrap_servers
         topic = "bench-%s" % uuid.uuid4().hex[:8]
         t0 = time.perf_counter()
-        produce(servers, topic, args.records)
+        harness.produce_payloads(servers, topic, PARTITIONS, PAYLOADS, args.records)
         print("produced %d records to %s in %.1fs" % (args.records, topic, time.perf_counter() - t0))
         env = {**os.environ, "PYTHONPATH": ROOT, "NO_GCE_CHECK": "true"}
         with tempfile.TemporaryDirectory() as store:

@@ -311,24 +311,9 @@ print(confirmed)
 """
 
 
-def produce(servers: str, topic: str, count: int) -> None:
-    namespace: dict = {}
-    exec(PAYLOADS, namespace)
-    harness.produce(servers, topic, PARTITIONS,
-                    ((value, i % PARTITIONS) for i, (key, value) in
-                     enumerate(namespace["payloads"](count))))
-
-
-def _write(store: str, name: str, text: str) -> str:
-    path = os.path.join(store, name + ".properties")
-    with open(path, "w") as f:
-        f.write(text)
-    return path
-
-
 def _sink(store: str, servers: str, env: dict, name: str, topic: str, keys: dict) -> tuple:
     """Times ``beamconnect run`` of a connector reading ``topic`` as bytes with ``keys``."""
-    config = _write(store, name, "".join("%s=%s\n" % item for item in {
+    config = harness.write_properties(store, name, "".join("%s=%s\n" % item for item in {
         "name": name, "topics": topic, "key.converter": BYTES, "value.converter": BYTES,
         "flush.size": FLUSH_SIZE, **keys}.items()))
     return harness.timed_alone([sys.executable, "-m", "pipelines", "run", config,
@@ -558,7 +543,7 @@ def main() -> int:
         servers = broker.bootstrap_servers
         topic = "bench-%s" % uuid.uuid4().hex[:8]
         t0 = time.perf_counter()
-        produce(servers, topic, args.records)
+        harness.produce_payloads(servers, topic, PARTITIONS, PAYLOADS, args.records)
         print("produced %d records to %s in %.1fs" % (args.records, topic, time.perf_counter() - t0),
               flush=True)
         env = {**os.environ, "PYTHONPATH": ROOT, "NO_GCE_CHECK": "true"}
