@@ -50,7 +50,9 @@ setup(
         # the Solr sink speaks Solr's JSON update API over HTTP with requests
         "solr": ["requests>=2.28,<3"],
         # Schema Registry converters (AvroConverter): confluent-kafka's own registry client
-        "schema-registry": ["confluent-kafka[schemaregistry]>=2.6,<3"],
+        "schema-registry": ["confluent-kafka[schemaregistry]>=2.6,<3",
+                            # ProtobufConverter: protoc for .proto text, and google/type/*.proto
+                            "grpcio-tools>=1.70,<1.80", "googleapis-common-protos>=1.60,<2"],
         # the MongoDB sink: pymongo, MongoDB's own driver (bulk writes, per-operation errors)
         "mongodb": ["pymongo>=4.20,<5"],
         # the Cassandra sink: the DataStax driver (prepared statements, execute_concurrent, token-aware

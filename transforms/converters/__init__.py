@@ -13,6 +13,8 @@ from transforms.converters.avro import AvroConverter
 from transforms.converters.base import Conversion, Converter
 from transforms.converters.bytearray import ByteArrayConverter
 from transforms.converters.json import JsonConverter, arrow_field, arrow_type
+from transforms.converters.protobuf import ProtobufConverter
+from transforms.converters.json_schema import JsonSchemaConverter
 from transforms.converters.string import StringConverter
 
 _SHORT_NAMES = {
@@ -20,6 +22,8 @@ _SHORT_NAMES = {
     "StringConverter": StringConverter,
     "JsonConverter": JsonConverter,
     "AvroConverter": AvroConverter,
+    "JsonSchemaConverter": JsonSchemaConverter,
+    "ProtobufConverter": ProtobufConverter,
 }
 
 CONVERTERS = {
@@ -31,6 +35,8 @@ CONVERTERS = {
     "string": StringConverter,
     "json": JsonConverter,
     "io.confluent.connect.avro.AvroConverter": AvroConverter,
+    "io.confluent.connect.json.JsonSchemaConverter": JsonSchemaConverter,
+    "io.confluent.connect.protobuf.ProtobufConverter": ProtobufConverter,
 }
 
 
