@@ -13,10 +13,16 @@ times as whole processes:
       per run so that every file is a new blob; with --store hdfs, into HDFS (a local MiniDFSCluster,
       the tests' server, or the namenode BEAMCONNECT_WEBHDFS_URL names) through an hdfs:// store.url
       and a hadoop.conf.dir, a fresh directory per run.
+  (f)-(h) with --avro, the same records in a second topic, written by confluent-kafka's AvroSerializer
+      against a Schema Registry (the one SCHEMA_REGISTRY_URL names, else the tests' local Apicurio
+      Registry, started and stopped here): (f) the bare consumer on that topic, (g) the bare consumer
+      decoding each value with fastavro (the schema fetched once), (h) ``python -m pipelines run`` with
+      value.converter=io.confluent.connect.avro.AvroConverter writing Parquet. h/f is compared with b/a,
+      the schemaless JSON run's ratio in the same run (the target: h/f within 30% of b/a).
 Prints the rates in records/s, the ratios to (a), how far (d) stays from (b), and peak memory.
 
     .venv/bin/python benchmarks/kafka_to_files.py [--records N] [--bootstrap-servers HOST:PORT]
-                                                  [--store azure|hdfs]
+                                                  [--store azure|hdfs] [--avro]
 
 Without --bootstrap-servers (or KAFKA_BOOTSTRAP_SERVERS) a local broker is started and stopped.
 """
@@ -78,6 +84,48 @@ def produce(servers: str, topic: str, count: int) -> None:
     rng = random.Random(1)
     harness.produce(servers, topic, PARTITIONS,
                     ((_value(rng, i), i % PARTITIONS) for i in range(count)))
+
+
+AVRO_SCHEMA = json.dumps({
+    "type": "record", "name": "Event", "namespace": "bench", "fields": [
+        {"name": "id", "type": "long"}, {"name": "user", "type": "string"},
+        {"name": "event", "type": "string"}, {"name": "amount", "type": "double"},
+        {"name": "ts", "type": "long"}, {"name": "country", "type": "string"},
+        {"name": "tags", "type": "string"}, {"name": "payload", "type": "string"}]})
+
+BARE_AVRO_CONSUMER = BARE_CONSUMER.replace("n += 1", "n += 1; read(io.BytesIO(m.value()[5:]), parsed)") \
+    .replace("import sys, time", "import io, json, sys, time\nfrom fastavro import parse_schema\n"
+             "from fastavro import schemaless_reader as read\nparsed = parse_schema(json.loads(sys.argv[4]))")
+
+
+def produce_avro(servers: str, topic: str, count: int, registry_url: str) -> None:
+    """The records of :func:`produce` (the same values), written by AvroSerializer to ``topic``."""
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    serialize = AvroSerializer(SchemaRegistryClient({"url": registry_url}), AVRO_SCHEMA)
+    context = SerializationContext(topic, MessageField.VALUE)
+    rng = random.Random(1)
+    harness.produce(servers, topic, PARTITIONS,
+                    ((serialize(json.loads(_value(rng, i)), context), i % PARTITIONS)
+                     for i in range(count)))
+
+
+class _Registry:
+    """--avro: the Schema Registry SCHEMA_REGISTRY_URL names, or the tests' local Apicurio Registry."""
+
+    def __enter__(self) -> "_Registry":
+        from tests.servers.apicurio import URL_VARIABLE, LocalApicurio
+
+        self.url = os.environ.get(URL_VARIABLE, "").rstrip("/")
+        self._server = None if self.url else LocalApicurio().start(timeout=120.0)
+        self.url = self.url or self._server.url
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._server is not None:
+            self._server.stop()
 
 
 def _check_written(out: str, expected: int) -> None:
@@ -193,9 +241,12 @@ def main() -> int:
                         help="also time the run into this store (local: only the local-disk runs)")
     parser.add_argument("--prism", action="store_true",
                         help="also time the run on Beam's Prism runner (built by ./dev test)")
+    parser.add_argument("--avro", action="store_true",
+                        help="also time Avro values from a Schema Registry (AvroConverter) and its bare "
+                             "baselines")
     args = parser.parse_args()
 
-    broker = azure = None
+    broker = azure = registry = None
     servers = args.bootstrap_servers
     if not servers:
         from pipelines.dev_kafka import LocalKafka
@@ -208,10 +259,35 @@ def main() -> int:
         print("produced %d records to %s in %.1fs" % (args.records, topic, time.perf_counter() - t0))
         env = {**os.environ, "PYTHONPATH": ROOT, "NO_GCE_CHECK": "true"}
 
-        bare_wall, bare_mem, out = harness.timed([sys.executable, "-c", BARE_CONSUMER, servers, topic,
-                                          str(PARTITIONS)], env)
-        if int(out.strip()) != args.records:
-            raise SystemExit("bare consumer read %s records, expected %d" % (out.strip(), args.records))
+        bare = []
+        for _ in range(2 if args.avro else 1):  # with --avro, the best of two like (f) and (g)
+            bare_wall, bare_mem, out = harness.timed([sys.executable, "-c", BARE_CONSUMER, servers,
+                                                      topic, str(PARTITIONS)], env)
+            if int(out.strip()) != args.records:
+                raise SystemExit("bare consumer read %s records, expected %d" % (out.strip(), args.records))
+            bare.append((bare_wall, bare_mem))
+        bare_wall, bare_mem = min(bare)
+
+        if args.avro:
+            registry = _Registry().__enter__()
+            avro_topic = "bench-avro-%s" % uuid.uuid4().hex[:8]
+            t0 = time.perf_counter()
+            produce_avro(servers, avro_topic, args.records, registry.url)
+            print("produced %d Avro records to %s in %.1fs" % (args.records, avro_topic,
+                                                                time.perf_counter() - t0))
+            bare_cmd = [sys.executable, "-c", BARE_CONSUMER, servers, avro_topic, str(PARTITIONS)]
+            decode_cmd = [sys.executable, "-c", BARE_AVRO_CONSUMER, servers, avro_topic, str(PARTITIONS),
+                          AVRO_SCHEMA]
+            avro_bare = []
+            for cmd in (bare_cmd, decode_cmd):  # the best of two runs each
+                timings = []
+                for _ in range(2):
+                    wall, mem, out = harness.timed(cmd, env)
+                    if int(out.strip()) != args.records:
+                        raise SystemExit("bare consumer read %s Avro records, expected %d"
+                                         % (out.strip(), args.records))
+                    timings.append((wall, mem))
+                avro_bare.append(min(timings))
 
         azure = {"azure": _AzureStore, "hdfs": _HdfsStore}[args.store]().__enter__() \
             if args.store != "local" else None
@@ -235,6 +311,18 @@ def main() -> int:
                                                     "--bootstrap-servers", servers, "--from", "earliest"],
                                                    env)[:2])
                     azure.check_written("out-%d" % i, args.records)
+                if args.avro:
+                    cfg = harness.write_properties(store, "bench-avro-" + avro_topic, (
+                        "name=bench-avro-%s\nconnector.class=files\ntopics=%s\n"
+                        "key.converter=org.apache.kafka.connect.converters.ByteArrayConverter\n"
+                        "value.converter=io.confluent.connect.avro.AvroConverter\n"
+                        "value.converter.schema.registry.url=%s\nstore.url=%s\nformat.class=parquet\n"
+                        "flush.size=%d\n" % (avro_topic, avro_topic, registry.url,
+                                              os.path.join(store, "out-avro"), args.flush_size)))
+                    runs.setdefault("h", []).append(harness.timed(
+                        [sys.executable, "-m", "pipelines", "run", cfg, "--bootstrap-servers", servers,
+                         "--from", "earliest"], env)[:2])
+                    _check_written(os.path.join(store, "out-avro"), args.records)
             run_wall, run_mem = min(runs["b"])
             smt_wall, smt_mem = min(runs["d"])
             if args.prism:
@@ -262,6 +350,18 @@ def main() -> int:
                   "e/a: %.2f"
                   % (azure.label, azure_rate, azure_wall, azure_mem, azure_rate / bare_rate))
             print("%s: e/a is %.0f%% of the local-disk b/a" % (azure.label, 100.0 * azure_rate / run_rate))
+        if args.avro:
+            (f_wall, f_mem), (g_wall, g_mem) = avro_bare
+            h_wall, h_mem = min(runs["h"])
+            f_rate, g_rate, h_rate = (args.records / w for w in (f_wall, g_wall, h_wall))
+            print("(f) bare consumer, Avro topic:   %10.0f records/s  (%.2fs, peak %.0f MiB)"
+                  % (f_rate, f_wall, f_mem))
+            print("(g) bare consumer + fastavro:    %10.0f records/s  (%.2fs, peak %.0f MiB)  g/f: %.2f"
+                  % (g_rate, g_wall, g_mem, g_rate / f_rate))
+            print("(h) beamconnect Avro -> parquet: %10.0f records/s  (%.2fs, peak %.0f MiB)  h/f: %.2f"
+                  "  h/g: %.2f" % (h_rate, h_wall, h_mem, h_rate / f_rate, h_rate / g_rate))
+            print("Avro with a registry: h/f is %.0f%% of the schemaless JSON b/a (target: at least 70%%)"
+                  % (100.0 * (h_rate / f_rate) / (run_rate / bare_rate)))
         if args.prism:
             prism_rate = args.records / prism_wall
             print("(c) same on Prism:          %8.0f records/s  (%.2fs, peak %.0f MiB)  c/a: %.2f"
@@ -269,6 +369,8 @@ def main() -> int:
     finally:
         if azure is not None:
             azure.__exit__(None, None, None)
+        if registry is not None:
+            registry.__exit__(None, None, None)
         if broker is not None:
             broker.stop()
     return 0

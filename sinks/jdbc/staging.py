@@ -74,7 +74,7 @@ class Staged:
         """The rows as tuples of the values the driver binds."""
         columns = []
         for array, kind, column_family in zip(self._arrays, self._kinds, self._families):
-            values = array.to_pylist()
+            values = _pylist(array)
             convert = converter(self.dialect, kind, column_family)
             columns.append(values if convert is None else [convert(v) for v in values])
         return list(zip(*columns))
@@ -103,7 +103,7 @@ class Staged:
             text = self._direct(array)
         if text is None:  # each value cast and adapted as the driver path does, then as its text
             convert = converter(self.dialect, kind, column_family)
-            values = array.to_pylist()
+            values = _pylist(array)
             if convert is not None:
                 values = [convert(v) for v in values]
             literal = self.dialect.literal
@@ -136,6 +136,33 @@ class Staged:
         if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
             return self.dialect.bytes_text(array)
         return None
+
+
+def _pylist(array: pa.Array) -> list:
+    """``array.to_pylist()``, with maps whose keys are all strings (nested ones too) as dicts, so that
+    their JSON is an object as JsonConverter writes a Connect map; other maps stay ``(key, value)``
+    pairs (JSON arrays of pairs, as JsonConverter writes maps with other keys)."""
+    if _string_keyed(array.type):
+        return array.to_pylist(maps_as_pydicts="lossy")
+    return array.to_pylist()
+
+
+def _string_keyed(arrow_type: pa.DataType) -> bool:
+    """Whether ``arrow_type`` holds maps, all with string keys."""
+    found = []
+
+    def walk(t) -> bool:
+        if pa.types.is_map(t):
+            found.append(t)
+            return (pa.types.is_string(t.key_type) or pa.types.is_large_string(t.key_type)) and \
+                walk(t.item_type)
+        if pa.types.is_struct(t):
+            return all(walk(f.type) for f in t)
+        if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+            return walk(t.value_type)
+        return True
+
+    return walk(arrow_type) and bool(found)
 
 
 def escape(array: pa.Array) -> pa.Array:

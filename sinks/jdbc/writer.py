@@ -33,7 +33,7 @@ import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 
-from common.errors import RejectedRecord, RetriableError
+from common.errors import BeamConnectError, RejectedRecord, RetriableError
 from sinks.base import BundleWriter, Mode, WriteContext
 from sinks.jdbc.connect import Connector
 from sinks.jdbc.dialects import OFFSETS_TABLE, copy_line
@@ -120,11 +120,16 @@ class _JdbcWriteFn(BundleWriter):
         if rejected:  # as below: the records of the first reason, the others come back on the retry
             reason = rejected[0][1]
             raise RejectedRecord(reason, [o for o, r in rejected if r == reason])
-        infos = {name: self._tables.ensure(name, records, cfg.conditional)
-                 for name, records in parts if len(records)}
-        window = self._window(bundle)
         what = "writing records %d..%d of topic=%s partition=%d" % (
             bundle.offsets[0], bundle.offsets[-1], bundle.topic, bundle.partition)
+        try:
+            infos = {name: self._tables.ensure(name, records, cfg.conditional)
+                     for name, records in parts if len(records)}
+        except BeamConnectError as exc:
+            if type(exc) is not BeamConnectError:  # a subclass (retriable...) keeps its own meaning
+                raise
+            raise BeamConnectError("%s, %s" % (exc, what)) from None  # which records needed it
+        window = self._window(bundle)
         try:
             written = self._connector.transaction(
                 lambda cursor: self._write(cursor, bundle, parts, infos, window), what)
