@@ -83,6 +83,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra and args.command not in ("run", "launch", "replay-dlq"):
         parser.error("unrecognized arguments: %s" % " ".join(extra))
+    from common.secrets import redacting_streams
+
+    with redacting_streams():
+        return _main(parser, args, extra)
+
+
+def _main(parser, args, extra) -> int:
     _configure_logging(args.verbose)
     os.environ.setdefault("NO_GCE_CHECK", "true")  # never probe the GCE metadata address
     try:
@@ -113,8 +120,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise
         _LOGGER.debug("run failed", exc_info=True)
         last = [line for line in str(exc).strip().splitlines() if line.strip()]
+        from common.secrets import redact
+
         print("beamconnect: error: %s: %s (run with -v for the traceback); nothing was committed "
-              "for the failed run" % (type(exc).__name__, last[-1] if last else ""), file=sys.stderr)
+              "for the failed run" % (type(exc).__name__, redact(last[-1]) if last else ""),
+              file=sys.stderr)
         return 1
 
 
@@ -248,7 +258,9 @@ def _find_ours(exc: BaseException) -> Optional[BeamConnectError]:
 def _fail(exc: BeamConnectError) -> int:
     from common.errors import ConfigError
 
-    message = str(exc).split("\n")[0]
+    from common.secrets import redact
+
+    message = redact(str(exc)).split("\n")[0]
     message = message.split(" [while running")[0]
     print("beamconnect: error: " + "\n  ".join(textwrap.wrap(message, 100)), file=sys.stderr)
     return 2 if isinstance(exc, ConfigError) else 1
@@ -259,8 +271,11 @@ def _configure_logging(verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for noisy in ("apache_beam", "urllib3", "google"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from common.secrets import RedactingFilter
+
     for handler in logging.getLogger().handlers:
         handler.addFilter(_drop_beam_import_notice)
+        handler.addFilter(RedactingFilter())
 
 
 def _drop_beam_import_notice(record: logging.LogRecord) -> bool:

@@ -10,7 +10,9 @@ from typing import Any, Mapping, Optional
 from confluent_kafka import Consumer, KafkaException
 
 from pipelines.config.consumer import translate
+from pipelines.config.providers import resolve_config_providers
 from common.configdef import NO_DEFAULT, ConfigDef, ConfigKey, check_unknown
+from common import secrets
 from common.errors import ConfigError
 from pipelines.config.deadletters import dead_letter_writer, error_policy, producer_settings
 from sinks import find_sink
@@ -145,6 +147,8 @@ def parse_connector_config(raw: Mapping[str, str], *, bootstrap_servers: Optiona
     Raises:
       ConfigError: naming the key, the value and what is allowed.
     """
+    raw, resolved = resolve_config_providers(raw)
+    secrets.register(resolved)
     for key, why in NOT_YET.items():
         if key in raw and raw[key].strip():
             raise ConfigError("%s=%r: %s" % (key, raw[key], why))
@@ -154,6 +158,7 @@ def parse_connector_config(raw: Mapping[str, str], *, bootstrap_servers: Optiona
     check_unknown(raw, [*COMMON.names(), *sink.config_def.names(), *IGNORED, *sink.ignored_keys,
                         *NOT_YET],
                   passthrough_prefixes=PASSTHROUGH_PREFIXES + tuple(sink.key_prefixes))
+    secrets.register(v for k, v in raw.items() if _is_secret_key(k, sink))
     common = COMMON.parse(raw)
     topics, regex = common["topics"], common["topics.regex"]
     if bool(topics) == bool(regex):
@@ -197,6 +202,23 @@ def parse_connector_config(raw: Mapping[str, str], *, bootstrap_servers: Optiona
         dead_letters=dead_letters,
         warnings=warnings + tuple(consumer_warnings) + tuple(producer_warnings),
     )
+
+
+# Keys that hold secrets without a ConfigDef type saying so: librdkafka's and the Java clients'
+# passwords under consumer.override.* / producer.override.*, SASL JAAS configs, tokens.
+_SECRET_KEY = re.compile(r"(password|secret|sasl\.jaas\.config|user\.info|token)$|\.key\.pem$",
+                         re.IGNORECASE)
+
+
+def _is_secret_key(key: str, sink) -> bool:
+    """Whether ``key``'s value is a secret: a ``password`` key of the connector, its sink or a
+    converter, or a key named like one."""
+    if _SECRET_KEY.search(key):
+        return True
+    for definition in (COMMON, sink.config_def):
+        if key in definition and definition[key].type == "password":
+            return True
+    return False
 
 
 def _sub_keys(raw: Mapping[str, str], prefix: str) -> dict:
