@@ -2,9 +2,9 @@
 
 Values of ``password`` keys and every value a config provider resolved (``${file:...}``,
 ``${env:...}``, ``${dir:...}``) are registered here when a connector config is parsed. :func:`redact`
-replaces each registered secret in a text with ``[hidden]``; :class:`RedactingFilter` does that to
-every log record a handler emits (its message and its arguments), and the CLI passes its error and
-summary text through :func:`redact` before printing. Only secrets of 4 characters or more are
+replaces each registered secret in a text with ``[hidden]``; :class:`RedactingFormatter` does that
+to the text of every log record a handler writes (message, arguments and traceback), and the CLI
+passes its error and summary text through :func:`redact` before printing. Only secrets of 4 characters or more are
 registered: a shorter one would hide ordinary words and numbers while protecting little.
 
 The registry is per process. Beam's local runners run the pipeline in this process (or in workers
@@ -37,6 +37,13 @@ def register(values: Iterable[str]) -> None:
         _secrets = tuple(sorted(set(_secrets) | fresh, key=len, reverse=True))
 
 
+def clear() -> None:
+    """Forgets every registered secret (a new connector config in the same process, tests)."""
+    global _secrets
+    with _lock:
+        _secrets = ()
+
+
 def known() -> tuple:
     """The registered secrets (for tests that check every output is free of them)."""
     return _secrets
@@ -53,24 +60,19 @@ def redact(text: str) -> str:
     return text
 
 
-class RedactingFilter(logging.Filter):
-    """Rewrites a log record's message (arguments merged in) and traceback text without secrets."""
+class RedactingFormatter(logging.Formatter):
+    """Formats through another formatter, then hides the secrets in the text it made.
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not _secrets:
-            return True
-        try:
-            message = record.getMessage()
-        except Exception:  # a bad format string: leave it to the handler to report
-            return True
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, ()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        return True
+    Redacting the text a handler writes, rather than rewriting the log record, leaves the record as
+    it was for every other handler of the process.
+    """
+
+    def __init__(self, inner: logging.Formatter | None = None):
+        super().__init__()
+        self._inner = inner or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(self._inner.format(record))
 
 
 class _RedactingStream:

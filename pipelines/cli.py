@@ -271,11 +271,13 @@ def _configure_logging(verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for noisy in ("apache_beam", "urllib3", "google"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    from common.secrets import RedactingFilter
+    from common.secrets import RedactingFormatter
 
     for handler in logging.getLogger().handlers:
-        handler.addFilter(_drop_beam_import_notice)
-        handler.addFilter(RedactingFilter())
+        if _drop_beam_import_notice not in handler.filters:
+            handler.addFilter(_drop_beam_import_notice)
+        if not isinstance(handler.formatter, RedactingFormatter):
+            handler.setFormatter(RedactingFormatter(handler.formatter))
 
 
 def _drop_beam_import_notice(record: logging.LogRecord) -> bool:

@@ -27,6 +27,16 @@ def pytest_collection_finish(session):
     prepare_in_background(name for item in session.items for name in getattr(item, "fixturenames", ()))
 
 
+@pytest.fixture(autouse=True)
+def _forget_secrets():
+    """Secrets registered by one test's connector config are not hidden in the next test's output."""
+    from common import secrets
+
+    secrets.clear()
+    yield
+    secrets.clear()
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap():
     servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")

@@ -110,8 +110,8 @@ def test_named_converters_are_built(store):
 def test_unknown_converter_lists_allowed_names(store):
     with pytest.raises(ConfigError, match=re.escape(
             "key.converter must be one of 'ByteArrayConverter', 'StringConverter', 'JsonConverter', "
-            "'AvroConverter', got 'io.confluent.connect.protobuf.ProtobufConverter'")):
-        parse(store, {"key.converter": "io.confluent.connect.protobuf.ProtobufConverter"})
+            "'AvroConverter', 'JsonSchemaConverter', 'ProtobufConverter', got 'io.example.XmlConverter'")):
+        parse(store, {"key.converter": "io.example.XmlConverter"})
 
 
 def test_name_becomes_group_id(store):

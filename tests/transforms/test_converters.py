@@ -88,9 +88,9 @@ def test_every_name_makes_its_converter(name, cls):
 
 def test_unknown_class_name_lists_the_short_names():
     msg = ("value.converter must be one of 'ByteArrayConverter', 'StringConverter', 'JsonConverter', "
-           "'AvroConverter', got 'io.confluent.connect.protobuf.ProtobufConverter'")
+           "'AvroConverter', 'JsonSchemaConverter', 'ProtobufConverter', got 'io.example.XmlConverter'")
     with pytest.raises(ConfigError, match=re.escape(msg)):
-        make_converter("value.converter", "io.confluent.connect.protobuf.ProtobufConverter", {})
+        make_converter("value.converter", "io.example.XmlConverter", {})
 
 
 def test_names_are_case_sensitive():
