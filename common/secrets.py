@@ -4,8 +4,9 @@ Values of ``password`` keys and every value a config provider resolved (``${file
 ``${env:...}``, ``${dir:...}``) are registered here when a connector config is parsed. :func:`redact`
 replaces each registered secret in a text with ``[hidden]``; :class:`RedactingFormatter` does that
 to the text of every log record a handler writes (message, arguments and traceback), and the CLI
-passes its error and summary text through :func:`redact` before printing. Only secrets of 4 characters or more are
-registered: a shorter one would hide ordinary words and numbers while protecting little.
+passes its error and summary text through :func:`redact` before printing. Only secrets of 4
+characters or more are registered: a shorter one would hide ordinary words and numbers while
+protecting little.
 
 The registry is per process. Beam's local runners run the pipeline in this process (or in workers
 that log through it); on a remote runner the workers' own logging does not pass through here, which

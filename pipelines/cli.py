@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import sys
@@ -19,30 +20,46 @@ Exit status: 0 on success, 2 for a bad config or argument, 1 when the run failed
 """
 
 
+def _logging_options() -> argparse.ArgumentParser:
+    """-v, -q and --log-format, taken before or after the command (``beamconnect run C -v``)."""
+    options = argparse.ArgumentParser(add_help=False)
+    loudness = options.add_mutually_exclusive_group()
+    loudness.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                          help="debug logging, and the traceback of an error")
+    loudness.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                          help="log warnings and errors only")
+    options.add_argument("--log-format", choices=("text", "json"), default=argparse.SUPPRESS,
+                         help="text lines (default) or JSON lines with connector, topic, partition "
+                              "and offsets as fields")
+    return options
+
+
 def _parser() -> argparse.ArgumentParser:
+    logging_options = _logging_options()
     parser = argparse.ArgumentParser(
         prog="beamconnect", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Kafka Connect sink connectors as Apache Beam pipelines.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+        description="Kafka Connect sink connectors as Apache Beam pipelines.",
+        parents=[logging_options])
     commands = parser.add_subparsers(dest="command", required=True)
+    command = functools.partial(commands.add_parser, parents=[logging_options])
 
-    run = commands.add_parser("run", help="read the configured topics once and write them out")
+    run = command("run", help="read the configured topics once and write them out")
     run.add_argument("config", help="connector config: .properties, Connect REST JSON or flat JSON")
     _run_arguments(run)
 
-    validate = commands.add_parser("validate", help="check a connector config without running it")
+    validate = command("validate", help="check a connector config without running it")
     validate.add_argument("config")
     validate.add_argument("--bootstrap-servers", help="Kafka brokers (wins over the config)")
     validate.add_argument("--check", action="store_true",
                           help="also reach the sink's system, as a run does before it reads: "
                                "credentials, tables or columns, buckets, queues")
 
-    demo = commands.add_parser("demo", help="start a local broker, produce samples, run a connector")
+    demo = command("demo", help="start a local broker, produce samples, run a connector")
     demo.add_argument("--records", type=int, default=20_000, help="sample records to produce")
     demo.add_argument("--output", default="demo-output", help="directory the files go to")
 
-    replay = commands.add_parser("replay-dlq", help="run a connector over its dead letters' original "
-                                                   "records, once the cause is fixed")
+    replay = command("replay-dlq", help="run a connector over its dead letters' original records, "
+                                        "once the cause is fixed")
     replay.add_argument("config")
     source = replay.add_mutually_exclusive_group(required=True)
     source.add_argument("--from-topic", help="the dead-letter topic (written with context headers)")
@@ -53,11 +70,11 @@ def _parser() -> argparse.ArgumentParser:
                              "or an ISO 8601 timestamp")
     replay.add_argument("--max-records", type=int, help="replay at most this many dead letters")
 
-    launch = commands.add_parser("launch", help="check a Flex Template's parameters and run it")
+    launch = command("launch", help="check a Flex Template's parameters and run it")
     launch.add_argument("template", help="template directory (with metadata.json)")
     launch.add_argument("--parameters", default="", help="NAME=VALUE,... (or ^;^NAME=VALUE;...)")
 
-    dev = commands.add_parser("dev-kafka", help="start a local single-node Kafka broker")
+    dev = command("dev-kafka", help="start a local single-node Kafka broker")
     dev.add_argument("--port", type=int, default=None, help="listener port (default: a free one)")
     return parser
 
@@ -81,6 +98,11 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
+    for name, default in (("verbose", False), ("quiet", False), ("log_format", "text")):
+        if not hasattr(args, name):
+            setattr(args, name, default)
+    if args.verbose and args.quiet:
+        parser.error("-v/--verbose and -q/--quiet do not go together")
     if extra and args.command not in ("run", "launch", "replay-dlq"):
         parser.error("unrecognized arguments: %s" % " ".join(extra))
     from common.secrets import redacting_streams
@@ -90,7 +112,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _main(parser, args, extra) -> int:
-    _configure_logging(args.verbose)
+    from common import logs
+
+    logs.configure("verbose" if args.verbose else "quiet" if args.quiet else "normal", args.log_format)
     os.environ.setdefault("NO_GCE_CHECK", "true")  # never probe the GCE metadata address
     try:
         if args.command == "run":
@@ -107,15 +131,15 @@ def _main(parser, args, extra) -> int:
         from pipelines.dev_kafka import run_dev_kafka
         return run_dev_kafka(args.port)
     except BeamConnectError as exc:
-        return _fail(exc)
+        return _fail(exc, args.verbose)
     except KeyboardInterrupt:
         print("beamconnect: interrupted; nothing was committed for the unfinished run",
               file=sys.stderr)
         return 130
     except Exception as exc:  # a runner wraps errors raised in workers; find ours inside
-        inner = _find_ours(exc)
+        inner = logs.find_ours(exc)
         if inner is not None:
-            return _fail(inner)
+            return _fail(inner, args.verbose)
         if args.verbose:
             raise
         _LOGGER.debug("run failed", exc_info=True)
@@ -152,8 +176,7 @@ def _run(args, extra, raw=None) -> int:
     if raw is None:
         raw = load_config(args.config)
     config = parse_connector_config(raw, bootstrap_servers=args.bootstrap_servers)
-    for warning in config.warnings:
-        _LOGGER.warning("%s", warning)
+    _announce(config)
     from pipelines.modes import MODES, StopRequest, micro_batches, parse_interval
 
     if args.mode not in MODES:
@@ -199,8 +222,7 @@ def _replay(args, extra) -> int:
     from pipelines.run import RunOptions, parse_start
 
     config = parse_connector_config(load_config(args.config), bootstrap_servers=args.bootstrap_servers)
-    for warning in config.warnings:
-        _LOGGER.warning("%s", warning)
+    _announce(config)
     options = RunOptions(start=parse_start(args.start), max_records=args.max_records,
                          beam_args=tuple(extra))
     if args.from_topic:
@@ -218,8 +240,7 @@ def _validate(args) -> int:
     # Only --check reaches a system: without it no broker is needed (the examples name none).
     config = parse_connector_config(load_config(args.config), bootstrap_servers=args.bootstrap_servers,
                                     brokers_required=args.check)
-    for warning in config.warnings:
-        _LOGGER.warning("%s", warning)
+    _announce(config)
     topics = ",".join(config.topics) if config.topics else "regex %r" % config.topics_regex
     print("%s: valid %s connector %r reading %s as group.id=%s" % (
         args.config, config.connector_class, config.name, topics, config.group_id))
@@ -240,49 +261,33 @@ def _validate(args) -> int:
     return 0
 
 
+def _announce(config) -> None:
+    """Names the connector in log lines from now on and logs its config's warnings."""
+    from common import logs
+
+    logs.set_connector(config.name)
+    for warning in config.warnings:
+        _LOGGER.warning("%s", warning)
+
+
 def _config_error(message: str):
     from common.errors import ConfigError
     return ConfigError(message)
 
 
-def _find_ours(exc: BaseException) -> Optional[BeamConnectError]:
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, BeamConnectError):
-            return exc
-        exc = exc.__cause__ or exc.__context__
-    return None
+def _fail(exc: BeamConnectError, verbose: bool = False) -> int:
+    """Prints ``exc`` as one paragraph (after its traceback with ``-v``); the exit status."""
+    import traceback
 
-
-def _fail(exc: BeamConnectError) -> int:
     from common.errors import ConfigError
-
     from common.secrets import redact
 
+    if verbose:
+        print(redact("".join(traceback.format_exception(exc))).rstrip(), file=sys.stderr)
     message = redact(str(exc)).split("\n")[0]
     message = message.split(" [while running")[0]
     print("beamconnect: error: " + "\n  ".join(textwrap.wrap(message, 100)), file=sys.stderr)
     return 2 if isinstance(exc, ConfigError) else 1
-
-
-def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("apache_beam", "urllib3", "google"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    from common.secrets import RedactingFormatter
-
-    for handler in logging.getLogger().handlers:
-        if _drop_beam_import_notice not in handler.filters:
-            handler.addFilter(_drop_beam_import_notice)
-        if not isinstance(handler.formatter, RedactingFormatter):
-            handler.setFormatter(RedactingFormatter(handler.formatter))
-
-
-def _drop_beam_import_notice(record: logging.LogRecord) -> bool:
-    """Beam warns on import that optional BigQuery clients are missing; no connector here uses them."""
-    return not str(record.msg).startswith("apitools not found")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ def split_arguments(argv, names) -> tuple:
 
 
 def main(argv=None) -> int:
+    from common import logs
+    from common.secrets import redacting_streams
     from pipelines import cli, templates
 
     argv = sys.argv[1:] if argv is None else argv
@@ -37,11 +39,12 @@ def main(argv=None) -> int:
                                   os.path.join(templates.TEMPLATES_DIR, templates.GENERIC))
     metadata = templates.load_metadata(template_dir)
     params, beam_args = split_arguments(argv, {p["name"] for p in metadata["parameters"]})
-    cli._configure_logging(False)
-    try:
-        return cli.launch(template_dir, params, beam_args)
-    except cli.BeamConnectError as exc:
-        return cli._fail(exc)
+    with redacting_streams():
+        logs.configure()
+        try:
+            return cli.launch(template_dir, params, beam_args)
+        except cli.BeamConnectError as exc:
+            return cli._fail(exc)
 
 
 if __name__ == "__main__":

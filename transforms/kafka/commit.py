@@ -17,6 +17,7 @@ import apache_beam as beam
 from confluent_kafka import KafkaException, TopicPartition
 
 from common.errors import BeamConnectError
+from common.logs import partition_fields
 from transforms.kafka.planning import PartitionPlan, group_consumer, retrying
 from transforms.records import WriteResult
 
@@ -52,7 +53,8 @@ class _CommitFn(beam.DoFn):
             end = ends[(plan.topic, plan.partition)]
             _LOGGER.info("committed group.id=%s topic=%s partition=%d offset=%d (%d offsets read%s)",
                          self._config["group.id"], plan.topic, plan.partition, end, plan.size,
-                         "" if end == plan.end else ", %d held for the next run" % (plan.end - end))
+                         "" if end == plan.end else ", %d held for the next run" % (plan.end - end),
+                         extra=partition_fields(plan.topic, plan.partition, end))
         yield from self._plans
 
 
@@ -109,7 +111,7 @@ class _CommitEachFn(beam.DoFn):
                                    % (tp.topic, tp.partition, offset, result[0].error))
         self._committed[key] = offset
         _LOGGER.info("committed group.id=%s topic=%s partition=%d offset=%d", self._config["group.id"],
-                     tp.topic, tp.partition, offset)
+                     tp.topic, tp.partition, offset, extra=partition_fields(tp.topic, tp.partition, offset))
         yield tp.topic, tp.partition, offset
 
     def teardown(self):

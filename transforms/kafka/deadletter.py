@@ -16,6 +16,7 @@ import logging
 from typing import List, Mapping, Optional, Sequence
 
 from common.errors import BeamConnectError, ConfigError
+from common.logs import partition_fields
 from transforms.errors import DeadLetterWriter
 from transforms.kafka.producer import (ProducerRecord, close_producer, ensure_topic, make_producer,
                                        produce_all)
@@ -149,7 +150,9 @@ class TopicDeadLetters(DeadLetterWriter):
             raise
         _LOGGER.info("wrote %d dead letters of topic=%s partition=%d offsets %d..%d to topic %s",
                      len(failed), failed[0].topic, failed[0].partition, failed[0].offset,
-                     failed[-1].offset, self.topic)
+                     failed[-1].offset, self.topic,
+                     extra=partition_fields(failed[0].topic, failed[0].partition, failed[0].offset,
+                                            failed[-1].offset))
 
     def close(self) -> None:
         """Waits for outstanding deliveries and closes the producer."""

@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, IsolationLevel, KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from common.errors import BeamConnectError
+from transforms.kafka.clients import client_settings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -52,8 +53,9 @@ def admin_config(consumer_config: Mapping[str, str]) -> dict:
 
 def group_consumer(consumer_config: Mapping[str, str]) -> Consumer:
     """A consumer that only reads and commits the group's offsets: connection settings and group.id."""
-    return Consumer({**admin_config(consumer_config), "group.id": consumer_config["group.id"],
-                     "enable.auto.commit": "false"})
+    return Consumer(client_settings({**admin_config(consumer_config),
+                                     "group.id": consumer_config["group.id"],
+                                     "enable.auto.commit": "false"}))
 
 
 class Planner:
@@ -68,7 +70,7 @@ class Planner:
         self._config = dict(consumer_config)
         self._timeout = timeout
         self._servers = self._config.get("bootstrap.servers", "?")
-        self._admin = AdminClient(admin_config(self._config))
+        self._admin = AdminClient(client_settings(admin_config(self._config)))
         self._isolation = (IsolationLevel.READ_COMMITTED
                            if self._config.get("isolation.level") == "read_committed"
                            else IsolationLevel.READ_UNCOMMITTED)
@@ -78,6 +80,7 @@ class Planner:
         try:
             metadata = self._admin.list_topics(timeout=self._timeout)
         except KafkaException as exc:
+            self._admin.poll(0)  # serve librdkafka's log lines saying why (collapsed, see clients.py)
             raise BeamConnectError(
                 "could not reach Kafka at bootstrap.servers=%s within %gs: %s"
                 % (self._servers, self._timeout, exc.args[0])) from exc

@@ -13,9 +13,9 @@ which records the broker refused; :func:`is_rejection` says whether an error is 
 (too large, invalid); :func:`transaction_error` turns a failed transaction call into the error to raise.
 
 Callers pass a ready librdkafka config (``bootstrap.servers`` and the security settings). Values of
-keys that may hold a secret (names containing ``password``, ``secret``, ``jaas`` or ``key``) never
-reach a log line or an error message: :func:`redacted` hides them, and librdkafka's own error text and
-log lines (routed to this module's logger) are scrubbed of them.
+keys that may hold a secret never reach a log line or an error message: librdkafka's error texts go
+through :func:`~transforms.kafka.clients.scrubbed`, and its log lines through the collapsing, scrubbing
+logger of :func:`~transforms.kafka.clients.client_settings`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from common.errors import BeamConnectError, RetriableError
+from transforms.kafka.clients import client_settings, redacted, scrubbed  # noqa: F401 (re-exported)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -41,11 +42,6 @@ PRODUCER_DEFAULTS = {
     # Java's default partitioner (murmur2 of the key), so keys land where Java producers put them.
     "partitioner": "murmur2_random",
 }
-
-#: Parts of config key names whose values are never logged or shown in errors.
-SECRET_KEY_PARTS = ("password", "secret", "jaas", "key")
-
-_HIDDEN = "[hidden]"
 
 #: librdkafka and broker errors that may pass on a later try (beyond those flagged retriable).
 _RETRIABLE_CODES = frozenset((
@@ -83,41 +79,6 @@ class ProducerRecord(NamedTuple):
     timestamp: Optional[int] = None
     headers: Optional[list] = None
     partition: Optional[int] = None
-
-
-def is_secret(key: str) -> bool:
-    """Whether the value of config key ``key`` may be a secret."""
-    lowered = key.lower()
-    return any(part in lowered for part in SECRET_KEY_PARTS)
-
-
-def redacted(config: Mapping[str, object]) -> dict:
-    """``config`` with the values of secret keys (see :func:`is_secret`) replaced, for logs."""
-    return {k: (_HIDDEN if is_secret(k) else v) for k, v in config.items()}
-
-
-def scrubbed(text: str, config: Mapping[str, object]) -> str:
-    """``text`` (a librdkafka message) with every secret value of ``config`` replaced."""
-    for key, value in config.items():
-        if is_secret(key) and value is not None and str(value):
-            text = text.replace(str(value), _HIDDEN)
-    return text
-
-
-class _ScrubbingLogger:
-    """librdkafka's log lines, on this module's logger, without the secret values of a config."""
-
-    def __init__(self, config: Mapping[str, object]):
-        self._secrets = {k: v for k, v in config.items() if is_secret(k)}
-
-    def log(self, level: int, msg: str, *args) -> None:
-        if _LOGGER.isEnabledFor(level):
-            _LOGGER.log(level, "%s", scrubbed(msg % args if args else msg, self._secrets))
-
-
-def client_settings(config: Mapping[str, object]) -> dict:
-    """``config`` with librdkafka's logs routed through a scrubbing logger (unless it sets one)."""
-    return {"logger": _ScrubbingLogger(config), **config}
 
 
 def make_producer(config: Mapping[str, str]) -> Producer:

@@ -11,6 +11,8 @@ import threading
 import time
 from typing import Callable
 
+from common.logs import partition_fields
+
 _LOGGER = logging.getLogger(__name__)
 
 Listener = Callable[[str, int, int, int], None]  # (topic, partition, next offset, records read)
@@ -41,4 +43,5 @@ def report(topic: str, partition: int, next_offset: int, records: int) -> None:
     key = (topic, partition)
     if now - _last_log.get(key, 0.0) >= _LOG_EVERY_SECONDS:
         _last_log[key] = now
-        _LOGGER.info("reading topic=%s partition=%d at offset %d", topic, partition, next_offset)
+        _LOGGER.info("reading topic=%s partition=%d at offset %d", topic, partition, next_offset,
+                     extra=partition_fields(topic, partition, next_offset))

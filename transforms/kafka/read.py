@@ -31,7 +31,9 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from common import metrics
 from common.errors import BeamConnectError
+from common.logs import partition_fields
 from transforms.kafka import progress
+from transforms.kafka.clients import client_settings
 from transforms.kafka.planning import PartitionPlan
 from transforms.kafka.restriction import PartitionRange, PartitionRangeTracker
 from transforms.kafka.rotation import Schedule, now_ms
@@ -128,7 +130,7 @@ class _ReadPartitionFn(beam.DoFn):
         self._warm = None  # (topic, partition, offset) the spare consumer was assigned at
 
     def setup(self):
-        self._consumer = Consumer(self._config)
+        self._consumer = Consumer(client_settings(self._config))
         # Beam's heap is large; without this the cyclic GC rescans it while the consumer allocates
         # messages and reading slows several times.
         gc.freeze()
@@ -170,7 +172,7 @@ class _ReadPartitionFn(beam.DoFn):
         """Has the spare consumer fetch ``plan``'s partition (into librdkafka's queue, outside the
         GIL) while this one is processed; the next element takes it over if it starts there."""
         if self._spare is None:
-            self._spare = Consumer(self._config)
+            self._spare = Consumer(client_settings(self._config))
         self._spare.assign([TopicPartition(plan.topic, plan.partition, plan.start)])
         self._warm = (plan.topic, plan.partition, plan.start)
 
@@ -247,7 +249,7 @@ class _ReadPartitionFn(beam.DoFn):
                 and not (buf.offsets and hold.schedule.due(buf.timestamps[0], now_ms()))):
             _LOGGER.info("holding topic=%s partition=%d from offset %d (%d records of a partial "
                          "window) for the next run", topic, partition, buf.window_start,
-                         len(buf.offsets))
+                         len(buf.offsets), extra=partition_fields(topic, partition, buf.window_start))
             yield beam.pvalue.TaggedOutput(HELD, (topic, partition, buf.window_start))
             return
         if buf.offsets:

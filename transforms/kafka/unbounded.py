@@ -32,6 +32,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from common import metrics
 from transforms.kafka import progress
+from transforms.kafka.clients import client_settings
 from transforms.kafka.read import (FETCH_BATCH, READER_DEFAULTS, READER_FIXED, _Buffer, _split_errors,
                                    _TIMESTAMP)
 from transforms.kafka.restriction import PartitionRange, PartitionRangeTracker
@@ -97,7 +98,7 @@ class _StreamPartitionFn(beam.DoFn):
         self._consumer: Optional[Consumer] = None
 
     def setup(self):
-        self._consumer = Consumer(self._config)
+        self._consumer = Consumer(client_settings(self._config))
 
     @beam.DoFn.unbounded_per_element()
     def process(self, task: StreamTask,

@@ -138,7 +138,7 @@ def test_redacted_and_scrubbed_hide_every_secret_kind():
 
 def test_librdkafka_log_lines_are_scrubbed(caplog):
     logger = client_settings({"sasl.password": "hunter2"})["logger"]
-    with caplog.at_level(logging.WARNING, logger="transforms.kafka.producer"):
+    with caplog.at_level(logging.WARNING, logger="transforms.kafka.clients"):
         logger.log(logging.ERROR, "%s [%s] %s", "SASL", "rdkafka#producer-1", "bad password hunter2")
     assert caplog.messages == ["SASL [rdkafka#producer-1] bad password [hidden]"]
 
