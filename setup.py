@@ -22,6 +22,8 @@ setup(
         "google-cloud-storage>=2.14,<4",
         # orjson: JSON parsing several times faster than the standard library on the per-record paths
         "orjson>=3.9,<4",
+        # prometheus-client: the --metrics-port exposition (Prometheus's own Python client)
+        "prometheus-client>=0.20,<1",
     ],
     extras_require={
         # Runners and sink families declare their client libraries here ([aws], [jdbc], ... to come).

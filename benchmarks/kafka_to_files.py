@@ -19,10 +19,12 @@ times as whole processes:
       decoding each value with fastavro (the schema fetched once), (h) ``python -m pipelines run`` with
       value.converter=io.confluent.connect.avro.AvroConverter writing Parquet. h/f is compared with b/a,
       the schemaless JSON run's ratio in the same run (the target: h/f within 30% of b/a).
+  (i) with --metrics, the same run as (b) serving --metrics-port (Prometheus metrics and the status
+      page, scraped by nobody): its rate against (b)'s, interleaved with (b) (target: under 3% slower).
 Prints the rates in records/s, the ratios to (a), how far (d) stays from (b), and peak memory.
 
     .venv/bin/python benchmarks/kafka_to_files.py [--records N] [--bootstrap-servers HOST:PORT]
-                                                  [--store azure|hdfs] [--avro]
+                                                  [--store azure|hdfs] [--avro] [--metrics]
 
 Without --bootstrap-servers (or KAFKA_BOOTSTRAP_SERVERS) a local broker is started and stopped.
 """
@@ -244,6 +246,8 @@ def main() -> int:
     parser.add_argument("--avro", action="store_true",
                         help="also time Avro values from a Schema Registry (AvroConverter) and its bare "
                              "baselines")
+    parser.add_argument("--metrics", action="store_true",
+                        help="also time (b) with --metrics-port, for the cost of the live metrics")
     args = parser.parse_args()
 
     broker = azure = registry = None
@@ -297,12 +301,15 @@ def main() -> int:
                                  SMT_CHAIN)
             # (b) and (d) in turn, twice, each from the earliest offset: the best of each pair of
             # runs, so neither gains from running after the other warmed the broker's page cache
-            runs = {"b": [], "d": [], "e": []}
+            runs = {"b": [], "d": [], "e": [], "i": []}
+            variants = [("b", config, "out", ()), ("d", smt_config, "out-smt", ())]
+            if args.metrics:
+                variants.append(("i", config, "out", ("--metrics-port", "0")))
             for i in range(2):
-                for key, cfg, out in (("b", config, "out"), ("d", smt_config, "out-smt")):
+                for key, cfg, out, extra in variants:
                     runs[key].append(harness.timed([sys.executable, "-m", "pipelines", "run", cfg,
-                                            "--bootstrap-servers", servers, "--from", "earliest"],
-                                           env)[:2])
+                                            "--bootstrap-servers", servers, "--from", "earliest",
+                                            *extra], env)[:2])
                     _check_written(os.path.join(store, out), args.records)
                 if azure is not None:  # a fresh prefix: every file a new blob, not a replay
                     cfg = _config(store, "bench-az%d-%s" % (i, topic), topic, "", args.flush_size,
@@ -343,6 +350,13 @@ def main() -> int:
         print("(d) with 3 SMTs -> parquet: %8.0f records/s  (%.2fs, peak %.0f MiB)  d/a: %.2f"
               % (smt_rate, smt_wall, smt_mem, smt_rate / bare_rate))
         print("SMT chain: d/a is %.0f%% of b/a" % (100.0 * smt_rate / run_rate))
+        if args.metrics:
+            metrics_wall, metrics_mem = min(runs["i"])
+            metrics_rate = args.records / metrics_wall
+            print("(i) with --metrics-port:   %8.0f records/s  (%.2fs, peak %.0f MiB)  i/b: %.3f"
+                  % (metrics_rate, metrics_wall, metrics_mem, metrics_rate / run_rate))
+            print("live metrics cost: %.1f%% of (b)'s rate (target: under 3%%)"
+                  % (100.0 * (1 - metrics_rate / run_rate)))
         if azure is not None:
             azure_wall, azure_mem = min(runs["e"])
             azure_rate = args.records / azure_wall

@@ -9,7 +9,7 @@ import math
 import re
 from typing import Any, Iterable, Iterator, Mapping
 
-from common.errors import ConfigError
+from common.errors import ConfigError, Problems
 
 TYPES = ("string", "int", "double", "boolean", "list", "password", "class")
 HIDDEN = "[hidden]"
@@ -248,40 +248,58 @@ class ConfigDef:
         """The key names, in definition order."""
         return tuple(self._keys)
 
-    def parse(self, raw: Mapping[str, str], *, prefix: str = "") -> dict[str, Any]:
+    def parse(self, raw: Mapping[str, str], *, prefix: str = "",
+              problems: Problems | None = None) -> dict[str, Any]:
         """Parses every defined key of a raw config; keys it does not define are left alone.
 
         Args:
           raw: Keys and string values as written in the config.
           prefix: Written before each name in ``raw`` and in errors (``value.converter.``).
+          problems: Where to record each bad key and go on (the key then holds its default, or None
+            if it has none); without it the first bad key raises.
 
         Returns:
           Each defined name (without prefix) mapped to its typed value or default.
 
         Raises:
-          ConfigError: a required key is missing or a value is invalid.
+          ConfigError: a required key is missing or a value is invalid (``problems`` not given).
         """
         values = {}
         for key in self._keys.values():
             name = prefix + key.name
-            if name in raw:
-                values[key.name] = key.convert(raw[name], name=name)
-            elif key.required:
-                raise ConfigError("%s is required" % name)
-            else:
-                values[key.name] = key.default
+            try:
+                if name in raw:
+                    values[key.name] = key.convert(raw[name], name=name)
+                elif key.required:
+                    raise ConfigError("%s is required%s" % (name, _allowed(key)))
+                else:
+                    values[key.name] = key.default
+            except ConfigError as exc:
+                if problems is None:
+                    raise
+                problems.add(exc)
+                values[key.name] = None if key.required else key.default
         return values
 
 
+def _allowed(key: ConfigKey) -> str:
+    """``; one of 'a', 'b'`` for a missing key with choices (``format.class``), else nothing."""
+    if not key.choices:
+        return ""
+    return "; one of %s" % ", ".join(map(repr, key.choices))
+
+
 def check_unknown(raw_keys: Iterable[str], known: Iterable[str], *,
-                  passthrough_prefixes: tuple[str, ...] = (), what: str = "connector") -> None:
-    """Rejects the first (in sorted order) key that is neither known nor under a passthrough prefix.
+                  passthrough_prefixes: tuple[str, ...] = (), what: str = "connector",
+                  problems: Problems | None = None) -> None:
+    """Rejects the keys (in sorted order) that are neither known nor under a passthrough prefix.
 
     Args:
       raw_keys: The keys of a config.
       known: Every key accepted as is.
       passthrough_prefixes: Keys starting with one of these are accepted (``consumer.override.``).
       what: What the config is for, as named in the error.
+      problems: Where to record every unknown key; without it the first one raises.
 
     Raises:
       ConfigError: naming the key and the closest known key, or else every known key.
@@ -294,11 +312,14 @@ def check_unknown(raw_keys: Iterable[str], known: Iterable[str], *,
             continue
         close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
         if close:
-            raise ConfigError("unknown key %r for this %s; did you mean %r?" % (key, what, close[0]))
-        message = "unknown key %r; known keys: %s" % (key, ", ".join(known) or "(none)")
-        if prefixes:
-            message += "; and any key starting with %s" % ", ".join(map(repr, sorted(prefixes)))
-        raise ConfigError(message)
+            message = "unknown key %r for this %s; did you mean %r?" % (key, what, close[0])
+        else:
+            message = "unknown key %r; known keys: %s" % (key, ", ".join(known) or "(none)")
+            if prefixes:
+                message += "; and any key starting with %s" % ", ".join(map(repr, sorted(prefixes)))
+        if problems is None:
+            raise ConfigError(message)
+        problems.add(ConfigError(message))
 
 
 def describe(defn: ConfigDef) -> list[dict[str, Any]]:

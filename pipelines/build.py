@@ -26,7 +26,7 @@ from transforms.kafka.planning import PartitionPlan
 from transforms.kafka.read import HoldPartial, ReadFromKafka
 from transforms.kafka.rotation import Schedule
 from transforms.kafka.unbounded import ReadFromKafkaUnbounded
-from transforms.records import WriteResult
+from transforms.records import ConvertedBundle, WriteResult
 from transforms.smt.apply import ApplyTransforms
 
 
@@ -63,9 +63,16 @@ class _SettleFn(beam.DoFn):
         if result.failed:
             self._router.route(list(result.failed))
             result = dataclasses.replace(result, failed=())
+        metrics.LIVE.write_done(result.topic, result.partition, result.last_offset)
         metrics.counter(metrics.WRITTEN, result.topic, result.partition).inc(result.records)
         metrics.counter(metrics.TARGETS, result.topic, result.partition).inc(len(result.targets))
         yield result
+
+
+def _mark_write(bundle):
+    """Notes when a bundle reaches the sink, for the time writes take (``put-batch-*-time-ms``)."""
+    metrics.LIVE.write_started(bundle.topic, bundle.partition, bundle.last_offset)
+    return bundle
 
 
 def process_bundles(config: ConnectorConfig, bundles, mode: Mode, plans: Sequence[PartitionPlan]):
@@ -77,6 +84,7 @@ def process_bundles(config: ConnectorConfig, bundles, mode: Mode, plans: Sequenc
     if config.transforms:
         converted = converted | "ApplyTransforms" >> ApplyTransforms(config.transforms, router)
     context = WriteContext(mode, tuple(plans), config.errors, config.connector_class, router)
+    converted = converted | "MarkWrites" >> beam.Map(_mark_write).with_output_types(ConvertedBundle)
     written = converted | "Write" >> config.sink.write(config.sink_config, context)
     return written | "SettleWrites" >> beam.ParDo(_SettleFn(router)).with_output_types(WriteResult)
 

@@ -69,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="--from-topic: committed (default: the replay group's), earliest, latest "
                              "or an ISO 8601 timestamp")
     replay.add_argument("--max-records", type=int, help="replay at most this many dead letters")
+    replay.add_argument("--metrics-port", type=int, default=None,
+                        help="serve metrics and a status page on this port while replaying")
 
     launch = command("launch", help="check a Flex Template's parameters and run it")
     launch.add_argument("template", help="template directory (with metadata.json)")
@@ -89,6 +91,9 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="batch (one bounded run, default), micro-batch (a bounded run every "
                              "--interval until SIGINT/SIGTERM) or streaming (one unbounded pipeline)")
     parser.add_argument("--interval", default="30s", help="micro-batch period, e.g. 30s, 5m (default 30s)")
+    parser.add_argument("--metrics-port", type=int, default=None,
+                        help="serve Prometheus metrics (/metrics) and a status page (/) on this port "
+                             "while working (0: a free port); wins over metrics.port")
     parser.add_argument("--hold-partial", action=argparse.BooleanOptionalAction, default=None,
                         help="file sink, bounded runs: leave each partition's partial last file "
                              "unwritten and uncommitted for the next run (default: on in "
@@ -169,7 +174,7 @@ def launch(template_dir: str, parameters, beam_args: Sequence[str]) -> int:
 def _run(args, extra, raw=None) -> int:
     from pipelines.config import load_config
     from pipelines.config.connector import parse_connector_config
-    from pipelines.run import RunOptions, parse_start, parse_time, run_connector
+    from pipelines.run import RunOptions, parse_start, parse_time
 
     if args.max_records is not None and args.max_records < 1:
         raise _config_error("--max-records must be a positive integer, got %r" % args.max_records)
@@ -177,7 +182,7 @@ def _run(args, extra, raw=None) -> int:
         raw = load_config(args.config)
     config = parse_connector_config(raw, bootstrap_servers=args.bootstrap_servers)
     _announce(config)
-    from pipelines.modes import MODES, StopRequest, micro_batches, parse_interval
+    from pipelines.modes import MODES
 
     if args.mode not in MODES:
         raise _config_error("--mode must be one of %s, got %r"
@@ -189,6 +194,14 @@ def _run(args, extra, raw=None) -> int:
     options = RunOptions(start=parse_start(args.start),
                          until=parse_time(args.until) if args.until else None,
                          max_records=args.max_records, beam_args=tuple(extra), hold_partial=hold)
+    with _monitoring(config, args):
+        return _run_mode(args, config, options)
+
+
+def _run_mode(args, config, options) -> int:
+    from pipelines.modes import StopRequest, micro_batches, parse_interval
+    from pipelines.run import run_connector
+
     if args.mode == "batch":
         print(run_connector(config, options).table())
         return 0
@@ -225,10 +238,11 @@ def _replay(args, extra) -> int:
     _announce(config)
     options = RunOptions(start=parse_start(args.start), max_records=args.max_records,
                          beam_args=tuple(extra))
-    if args.from_topic:
-        result = replay_from_topic(config, args.from_topic, options)
-    else:
-        result = replay_from_store(config, args.from_store, options)
+    with _monitoring(config, args):
+        if args.from_topic:
+            result = replay_from_topic(config, args.from_topic, options)
+        else:
+            result = replay_from_store(config, args.from_store, options)
     print(result.table())
     return 0
 
@@ -261,6 +275,24 @@ def _validate(args) -> int:
     return 0
 
 
+def _monitoring(config, args):
+    """The monitoring server of ``--metrics-port`` (or ``metrics.port``) for the block, if asked."""
+    import contextlib
+
+    port = args.metrics_port if getattr(args, "metrics_port", None) is not None else config.metrics_port
+    if port is None:
+        return contextlib.nullcontext()
+    if not 0 <= port <= 65535:
+        raise _config_error("--metrics-port must be between 0 and 65535, got %r" % port)
+    from pipelines.monitoring.server import MonitoringServer
+
+    try:
+        return MonitoringServer(config.name, port, config.metrics_address)
+    except OSError as exc:
+        raise _config_error("cannot serve metrics on %s:%d: %s"
+                            % (config.metrics_address, port, exc.strerror or exc)) from None
+
+
 def _announce(config) -> None:
     """Names the connector in log lines from now on and logs its config's warnings."""
     from common import logs
@@ -279,11 +311,16 @@ def _fail(exc: BeamConnectError, verbose: bool = False) -> int:
     """Prints ``exc`` as one paragraph (after its traceback with ``-v``); the exit status."""
     import traceback
 
-    from common.errors import ConfigError
+    from common.errors import ConfigError, ConfigErrors
     from common.secrets import redact
 
     if verbose:
         print(redact("".join(traceback.format_exception(exc))).rstrip(), file=sys.stderr)
+    if isinstance(exc, ConfigErrors):  # every problem of the config, a paragraph each
+        print("beamconnect: error: the config has %d problems:" % len(exc.problems), file=sys.stderr)
+        for problem in exc.problems:
+            print("  - " + "\n    ".join(textwrap.wrap(redact(problem), 100)), file=sys.stderr)
+        return 2
     message = redact(str(exc)).split("\n")[0]
     message = message.split(" [while running")[0]
     print("beamconnect: error: " + "\n  ".join(textwrap.wrap(message, 100)), file=sys.stderr)

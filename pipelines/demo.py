@@ -57,8 +57,7 @@ def produce(bootstrap: str, topic: str, records, partitions: int = PARTITIONS) -
 
 def run_demo(records: int = 20_000, output: str = "demo-output") -> int:
     output = os.path.abspath(output)
-    print("starting a local Kafka broker (first run downloads it from Maven Central)...",
-          file=sys.stderr)
+    print("starting a local Kafka broker...", file=sys.stderr)  # a download, when needed, says so
     with LocalKafka(partitions=PARTITIONS) as kafka:
         produced = produce(kafka.bootstrap_servers, TOPIC, sample_orders(records))
         print("produced %d records to %s (%d partitions) on %s" % (

@@ -20,6 +20,10 @@ class Progress:
 
     On a terminal the display is redrawn in place twice a second; otherwise a log line is written every
     ``log_every`` seconds. Use as a context manager around the pipeline run.
+
+    On a terminal, log lines written to the same stream while the display is up would be overwritten
+    by the next redraw (which moves the cursor up over what it drew): a filter on the root logger's
+    handlers erases the display before each log line, and the next redraw draws it again below it.
     """
 
     def __init__(self, plans: Sequence[PartitionPlan], stream: Optional[TextIO] = None,
@@ -35,9 +39,16 @@ class Progress:
         self._thread = threading.Thread(target=self._loop, name="progress", daemon=True)
         self._started = time.monotonic()
         self._lines = 0
+        self._drawing = threading.RLock()
+        self._handlers: list = []
 
     def __enter__(self) -> "Progress":
         reader_progress.add_listener(self._on_read)
+        if self._tty:
+            self._handlers = [h for h in logging.getLogger().handlers
+                              if getattr(h, "stream", None) in (self._stream, sys.stderr)]
+            for handler in self._handlers:
+                handler.addFilter(self._erase_before_log)
         self._thread.start()
         return self
 
@@ -45,8 +56,22 @@ class Progress:
         reader_progress.remove_listener(self._on_read)
         self._stop.set()
         self._thread.join()
+        for handler in self._handlers:
+            handler.removeFilter(self._erase_before_log)
         if self._tty:
             self._draw()
+
+    def _erase_before_log(self, record: logging.LogRecord) -> bool:
+        """Takes the display off the screen so that the log line lands where it was."""
+        with self._drawing:
+            if self._lines:
+                self._stream.write("\x1b[%dA\x1b[J" % self._lines)
+                self._stream.flush()
+                self._lines = 0
+            elif self._unbounded:  # the one-line display has no newline: clear it, start the line
+                self._stream.write("\r\x1b[2K")
+                self._stream.flush()
+        return True
 
     def _on_read(self, topic: str, partition: int, next_offset: int, records: int) -> None:
         self._records += records
@@ -73,8 +98,9 @@ class Progress:
             line = "streaming: %d records read, %.0f records/s" % (self._records,
                                                                   self._records / elapsed)
             if self._tty:
-                self._stream.write("\r\x1b[2K" + line)
-                self._stream.flush()
+                with self._drawing:
+                    self._stream.write("\r\x1b[2K" + line)
+                    self._stream.flush()
             else:
                 _LOGGER.info("progress: %s", line)
             return
@@ -88,12 +114,13 @@ class Progress:
         lines = ["  %s[%d] %d/%d" % (t, p, self._done[(t, p)], plan.size)
                  for (t, p), plan in sorted(self._plans.items())][:20] + [total]
         out = self._stream
-        if self._lines:
-            out.write("\x1b[%dA" % self._lines)
-        for line in lines:
-            out.write("\x1b[2K" + line + "\n")
-        out.flush()
-        self._lines = len(lines)
+        with self._drawing:
+            if self._lines:
+                out.write("\x1b[%dA" % self._lines)
+            for line in lines:
+                out.write("\x1b[2K" + line + "\n")
+            out.flush()
+            self._lines = len(lines)
 
 
 def summary_table(plans: Sequence[PartitionPlan], counters: Mapping[metrics.CounterName, int],

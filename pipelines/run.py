@@ -135,9 +135,11 @@ def plan_run(config: ConnectorConfig, options: RunOptions) -> list:
                                % (config.topics_regex, config.consumer_config["bootstrap.servers"]))
     stored = (functools.partial(config.sink.stored_offsets, config.sink_config)
               if config.sink.commits_offsets else None)
-    return planner.plan(topics, start=options.start, until=options.until,
-                        reset=config.auto_offset_reset, max_records=options.max_records,
-                        stored=stored)
+    plans = planner.plan(topics, start=options.start, until=options.until,
+                         reset=config.auto_offset_reset, max_records=options.max_records,
+                         stored=stored)
+    metrics.LIVE.plan(plans)  # partition count, log ends and start positions for the live metrics
+    return plans
 
 
 def run_connector(config: ConnectorConfig, options: RunOptions,

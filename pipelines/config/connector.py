@@ -13,9 +13,9 @@ from pipelines.config.consumer import translate
 from pipelines.config.providers import resolve_config_providers
 from common.configdef import NO_DEFAULT, ConfigDef, ConfigKey, check_unknown
 from common import secrets
-from common.errors import ConfigError
+from common.errors import ConfigError, Problems
 from pipelines.config.deadletters import dead_letter_writer, error_policy, producer_settings
-from sinks import find_sink
+from sinks import SINKS, find_sink
 from sinks.base import ConnectorContext
 from transforms.converters import Converter, make_converter
 from transforms.errors import TOLERANCES, DeadLetterWriter, ErrorPolicy
@@ -64,6 +64,11 @@ COMMON = ConfigDef([
                   "instead of a topic."),
     ConfigKey("bootstrap.servers", "string", None, group="Kafka",
               doc="Kafka brokers (may also be given with --bootstrap-servers)."),
+    ConfigKey("metrics.port", "int", None, min=0, max=65535, group="Monitoring",
+              doc="Serve Prometheus metrics (/metrics) and a status page (/) on this port while a "
+                  "run works (0: a free port); --metrics-port wins."),
+    ConfigKey("metrics.address", "string", "0.0.0.0", group="Monitoring",
+              doc="The address the metrics port binds."),
 ])
 
 PASSTHROUGH_PREFIXES = ("key.converter.", "value.converter.", "consumer.override.",
@@ -99,6 +104,8 @@ class ConnectorConfig:
       errors: The ``errors.*`` policy.
       dead_letters: Where failed records go (a topic or a store), or None.
       warnings: One line per accepted key that has no effect here.
+      metrics_port: ``metrics.port``: where to serve metrics and the status page, or None.
+      metrics_address: ``metrics.address``.
     """
 
     name: str
@@ -115,6 +122,8 @@ class ConnectorConfig:
     errors: ErrorPolicy = ErrorPolicy()
     dead_letters: Optional[DeadLetterWriter] = None
     warnings: tuple = ()
+    metrics_port: Optional[int] = None
+    metrics_address: str = "0.0.0.0"
 
     @property
     def key_converter_class(self) -> str:
@@ -149,58 +158,91 @@ def parse_connector_config(raw: Mapping[str, str], *, bootstrap_servers: Optiona
     """
     raw, resolved = resolve_config_providers(raw)
     secrets.register(resolved)
+    # Every check that does not need an earlier one's result runs, so that one run lists every
+    # problem; a check whose input is already known to be bad is left out rather than reported twice.
+    problems = Problems()
     for key, why in NOT_YET.items():
         if key in raw and raw[key].strip():
-            raise ConfigError("%s=%r: %s" % (key, raw[key], why))
+            problems.add(ConfigError("%s=%r: %s" % (key, raw[key], why)))
+    sink = None
     if "connector.class" not in raw:
-        raise ConfigError("connector.class is required")
-    sink = find_sink(raw["connector.class"].strip())
-    check_unknown(raw, [*COMMON.names(), *sink.config_def.names(), *IGNORED, *sink.ignored_keys,
-                        *NOT_YET],
-                  passthrough_prefixes=PASSTHROUGH_PREFIXES + tuple(sink.key_prefixes))
-    secrets.register(v for k, v in raw.items() if _is_secret_key(k, sink))
-    common = COMMON.parse(raw)
-    topics, regex = common["topics"], common["topics.regex"]
+        problems.add(ConfigError("connector.class is required; one of %s"
+                                 % ", ".join(map(repr, SINKS))))
+    else:
+        with problems.check():
+            sink = find_sink(raw["connector.class"].strip())
+    if sink is not None:
+        check_unknown(raw, [*COMMON.names(), *sink.config_def.names(), *IGNORED, *sink.ignored_keys,
+                            *NOT_YET],
+                      passthrough_prefixes=PASSTHROUGH_PREFIXES + tuple(sink.key_prefixes),
+                      problems=problems)
+        secrets.register(v for k, v in raw.items() if _is_secret_key(k, sink))
+    else:
+        secrets.register(v for k, v in raw.items() if _SECRET_KEY.search(k))
+    common = COMMON.parse(raw, problems=problems)
+    topics, regex = common["topics"] or [], common["topics.regex"]
     if bool(topics) == bool(regex):
-        raise ConfigError("exactly one of topics and topics.regex must be set, got topics=%r and "
-                          "topics.regex=%r" % (raw.get("topics"), raw.get("topics.regex")))
+        problems.add(ConfigError("exactly one of topics and topics.regex must be set, got topics=%r "
+                                 "and topics.regex=%r" % (raw.get("topics"), raw.get("topics.regex"))))
     if regex:
         try:
             re.compile(regex)
         except re.error as exc:
-            raise ConfigError("topics.regex must be a regular expression, got %r: %s"
-                              % (regex, exc)) from None
+            problems.add(ConfigError("topics.regex must be a regular expression, got %r: %s"
+                                     % (regex, exc)))
     warnings = tuple("%s is accepted but has no effect here: %s" % (k, why)
-                     for k, why in {**IGNORED, **sink.ignored_keys}.items() if k in raw)
-    consumer, reset, consumer_warnings = _consumer_config(raw, common, bootstrap_servers,
-                                                         brokers_required)
-    policy = error_policy(common)
-    producer, producer_warnings = producer_settings(raw)
-    dead_letters = dead_letter_writer(common, consumer, producer)
-    transforms = parse_chain(raw)
-    context = ConnectorContext(
-        name=common["name"], topics=tuple(topics), topics_regex=regex, consumer_config=consumer,
-        producer_settings=producer,
-        transforms=tuple((s.transformation.alias, s.transformation.type_name) for s in transforms.steps),
-        sink_keys={k: v for k, v in raw.items()
-                   if sink.key_prefixes and k.startswith(tuple(sink.key_prefixes))})
+                     for k, why in {**IGNORED, **(sink.ignored_keys if sink else {})}.items()
+                     if k in raw)
+    consumer = reset = policy = producer = dead_letters = transforms = None
+    consumer_warnings = producer_warnings = ()
+    with problems.check():
+        consumer, reset, consumer_warnings = _consumer_config(raw, common, bootstrap_servers,
+                                                             brokers_required)
+    with problems.check():
+        policy = error_policy(common)
+    with problems.check():
+        producer, producer_warnings = producer_settings(raw)
+    if consumer is not None and producer is not None:
+        with problems.check():
+            dead_letters = dead_letter_writer(common, consumer, producer)
+    with problems.check():
+        transforms = parse_chain(raw)
+    converters = {}
+    for side in ("key", "value"):
+        with problems.check():
+            converters[side] = make_converter("%s.converter" % side, common["%s.converter" % side],
+                                              _sub_keys(raw, "%s.converter." % side))
+    sink_config = None
+    if sink is not None:
+        sink_values = sink.config_def.parse(raw, problems=problems)
+        if not problems.messages:  # a sink's cross-key checks need every key and the context
+            context = ConnectorContext(
+                name=common["name"], topics=tuple(topics), topics_regex=regex,
+                consumer_config=consumer, producer_settings=producer,
+                transforms=tuple((s.transformation.alias, s.transformation.type_name)
+                                 for s in transforms.steps),
+                sink_keys={k: v for k, v in raw.items()
+                           if sink.key_prefixes and k.startswith(tuple(sink.key_prefixes))})
+            with problems.check():
+                sink_config = sink.configure(sink_values, context)
+    problems.raise_if_any()
     return ConnectorConfig(
         name=common["name"],
         connector_class=raw["connector.class"].strip(),
         sink=sink,
-        sink_config=sink.configure(sink.config_def.parse(raw), context),
+        sink_config=sink_config,
         topics=tuple(topics),
         topics_regex=regex,
-        key_converter=make_converter("key.converter", common["key.converter"],
-                                     _sub_keys(raw, "key.converter.")),
-        value_converter=make_converter("value.converter", common["value.converter"],
-                                       _sub_keys(raw, "value.converter.")),
+        key_converter=converters["key"],
+        value_converter=converters["value"],
         consumer_config=consumer,
         auto_offset_reset=reset,
         transforms=transforms,
         errors=policy,
         dead_letters=dead_letters,
         warnings=warnings + tuple(consumer_warnings) + tuple(producer_warnings),
+        metrics_port=common["metrics.port"],
+        metrics_address=common["metrics.address"],
     )
 
 

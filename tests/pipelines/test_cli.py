@@ -108,3 +108,16 @@ def test_unexpected_errors_are_one_paragraph_and_exit_1(tmp_path, capsys, monkey
     err = capsys.readouterr().err
     assert "beamconnect: error: RuntimeError: something deep went wrong (run with -v" in err
     assert "Traceback" not in err
+
+
+def test_validate_lists_every_problem_of_a_config_then_exits_2(tmp_path, capsys):
+    path = tmp_path / "c.properties"
+    path.write_text("name=x\nconnector.class=files\ntopics=a\nstore.url=/tmp/x\nformat.class=parquet\n"
+                    "flush.sise=10\nerrors.tolerance=some\nrotate.interval.ms=soon\n")
+    assert main(["validate", str(path)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "beamconnect: error: the config has 4 problems:",
+        "  - unknown key 'flush.sise' for this connector; did you mean 'flush.size'?",
+        "  - errors.tolerance must be one of 'none', 'all', got 'some'",
+        "  - flush.size is required",
+        "  - rotate.interval.ms must be an integer, got 'soon'"]

@@ -726,3 +726,46 @@ def test_auto_offset_reset_is_trimmed_and_case_insensitive(store):
     config = parse_connector_config(raw_config(store, {"consumer.override.auto.offset.reset": "Latest "}),
                                     bootstrap_servers=SERVERS)
     assert config.auto_offset_reset == "latest"
+
+
+# Every problem at once.
+
+def test_every_problem_of_a_config_is_reported_at_once(store):
+    from common.errors import ConfigErrors
+
+    raw = raw_config(store, {"flush.sise": "10", "errors.tolerance": "some",
+                             "value.converter": "XmlConverter", "rotate.interval.ms": "soon",
+                             "transforms": "r",
+                             "transforms.r.type": "org.apache.kafka.connect.transforms.RegexRouter"},
+                     drop=("flush.size", "format.class"))
+    with pytest.raises(ConfigErrors) as caught:
+        parse_connector_config(raw, bootstrap_servers=SERVERS)
+    problems = caught.value.problems
+    assert problems[0] == "unknown key 'flush.sise' for this connector; did you mean 'flush.size'?"
+    assert "errors.tolerance must be one of 'none', 'all', got 'some'" in problems
+    assert "transforms.r.regex is required" in problems
+    assert any(p.startswith("value.converter must be one of") and p.endswith("got 'XmlConverter'")
+               for p in problems)
+    assert any(p.startswith("format.class is required; one of 'parquet', 'json', 'avro'")
+               for p in problems)
+    assert "flush.size is required" in problems
+    assert "rotate.interval.ms must be an integer, got 'soon'" in problems
+    assert len(problems) == 7
+    assert str(caught.value).startswith("the config has 7 problems:\n- unknown key 'flush.sise'")
+
+
+def test_one_problem_is_a_plain_config_error(store):
+    with pytest.raises(ConfigError) as caught:
+        parse_connector_config(raw_config(store, {"flush.size": "ten"}), bootstrap_servers=SERVERS)
+    assert type(caught.value) is ConfigError
+    assert str(caught.value) == "flush.size must be an integer, got 'ten'"
+
+
+def test_an_unknown_connector_class_still_checks_the_common_keys(store):
+    from common.errors import ConfigErrors
+
+    raw = raw_config(store, {"connector.class": "filez", "errors.tolerance": "some"})
+    with pytest.raises(ConfigErrors) as caught:
+        parse_connector_config(raw, bootstrap_servers=SERVERS)
+    assert [p.split(",")[0] for p in caught.value.problems] == [
+        "connector.class must be one of 'files'", "errors.tolerance must be one of 'none'"]

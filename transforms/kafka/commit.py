@@ -16,6 +16,7 @@ from typing import Mapping, Sequence
 import apache_beam as beam
 from confluent_kafka import KafkaException, TopicPartition
 
+from common import metrics
 from common.errors import BeamConnectError
 from common.logs import partition_fields
 from transforms.kafka.planning import PartitionPlan, group_consumer, retrying
@@ -51,6 +52,7 @@ class _CommitFn(beam.DoFn):
                                        % (tp.topic, tp.partition, tp.offset, tp.error))
         for plan in self._plans:
             end = ends[(plan.topic, plan.partition)]
+            metrics.LIVE.commit(plan.topic, plan.partition, end)
             _LOGGER.info("committed group.id=%s topic=%s partition=%d offset=%d (%d offsets read%s)",
                          self._config["group.id"], plan.topic, plan.partition, end, plan.size,
                          "" if end == plan.end else ", %d held for the next run" % (plan.end - end),
@@ -112,6 +114,7 @@ class _CommitEachFn(beam.DoFn):
         self._committed[key] = offset
         _LOGGER.info("committed group.id=%s topic=%s partition=%d offset=%d", self._config["group.id"],
                      tp.topic, tp.partition, offset, extra=partition_fields(tp.topic, tp.partition, offset))
+        metrics.LIVE.commit(tp.topic, tp.partition, offset)
         yield tp.topic, tp.partition, offset
 
     def teardown(self):

@@ -11,6 +11,7 @@ import threading
 import time
 from typing import Callable
 
+from common import metrics
 from common.logs import partition_fields
 
 _LOGGER = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ def remove_listener(listener: Listener) -> None:
 
 def report(topic: str, partition: int, next_offset: int, records: int) -> None:
     """Called by the reader after each fetched batch with the records it added."""
+    metrics.LIVE.read(topic, partition, next_offset)
     if _listeners:
         for listener in list(_listeners):
             listener(topic, partition, next_offset, records)

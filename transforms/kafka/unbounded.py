@@ -190,8 +190,7 @@ class _StreamPartitionFn(beam.DoFn):
         return (task.idle_flush_ms > 0 and caught_up
                 and now - ARRIVALS.last_seen(key, buf.offsets[-1], now) >= task.idle_flush_ms)
 
-    @staticmethod
-    def _close(buf, tracker, watermark, counter):
+    def _close(self, buf, tracker, watermark, counter):
         """The buffered window as a timestamped bundle, or None when the runner took the rest."""
         bundle = buf.take()
         if not tracker.try_claim(bundle.offsets[-1]):
@@ -203,7 +202,18 @@ class _StreamPartitionFn(beam.DoFn):
         if current is None or event_time > current:
             watermark.set_watermark(event_time)
         progress.report(bundle.topic, bundle.partition, bundle.offsets[-1] + 1, len(bundle))
+        self._report_log_end(bundle.topic, bundle.partition)
         return beam.window.TimestampedValue(bundle, event_time)
+
+    def _report_log_end(self, topic: str, partition: int) -> None:
+        """The partition's log end as the consumer last fetched it (no broker call), for the lag."""
+        try:
+            _, high = self._consumer.get_watermark_offsets(TopicPartition(topic, partition),
+                                                           cached=True)
+        except Exception:  # cached values are best effort: no fetch response yet
+            return
+        if high is not None and high >= 0:
+            metrics.LIVE.log_end(topic, partition, high)
 
     @staticmethod
     def _advance_idle(watermark, buf) -> None:
