@@ -68,7 +68,8 @@ def connect_field(name: str, arrow_type: pa.DataType, optional: bool = True, *,
     if doc is not None:
         metadata[DOC] = doc.encode()
     if parameters:
-        metadata[PARAMETERS] = json.dumps(dict(parameters), sort_keys=True).encode()
+        # in their order: Connect's parameters are ordered, and an enum's symbols are its Enum.* ones
+        metadata[PARAMETERS] = json.dumps(dict(parameters)).encode()
     if default is not _MISSING and default is not None:
         metadata[DEFAULT] = encode_default(default, arrow_type)
     return pa.field(name, arrow_type, nullable=optional, metadata=metadata or None)

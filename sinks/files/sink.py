@@ -47,6 +47,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from common.errors import ConfigError, RejectedRecord
+from sinks.avro_schema import AvroSchemaError
 from sinks.base import BundleWriter, Bundling, ConnectorContext, Mode, Sink, WriteContext
 from sinks.files.config import CONFIG_DEF, IGNORED_KEYS, FilesSinkConfig, config_def
 from sinks.files.schemas import ProjectionError, check_versions, project, schema_runs
@@ -89,10 +90,10 @@ class _WriteFileFn(BundleWriter):
             part, tombstones = _tombstones(part) if cfg.tombstone_dir is not None else (part, None)
             directories = cfg.partitioner.split(part, part.offsets, part.values) if len(part) else ()
             # one file per run of one value schema (schema.compatibility), all checked before writing
-            runs = [(d, run, projected) for d, positions in directories
-                    for run, projected in self._schema_runs(part, positions)]
-            files = [self._write(part, topic, d, run, projected=projected)
-                     for d, run, projected in runs]
+            runs = [(d, run, projected, schema) for d, positions in directories
+                    for run, projected, schema in self._schema_runs(part, positions)]
+            files = [self._write(part, topic, d, run, projected=projected, schema=schema)
+                     for d, run, projected, schema in runs]
             if tombstones is not None:  # their keys (and headers) only, as Confluent's S3 sink
                 files.append(self._write(tombstones, topic, cfg.tombstone_dir, None,
                                          with_values=False))
@@ -102,9 +103,9 @@ class _WriteFileFn(BundleWriter):
         return tuple(paths), size, len(bundle)
 
     def _schema_runs(self, part: ConvertedBundle, positions) -> list:
-        """``(positions, values or None)`` of each run of the records at ``positions`` that share a
-        value schema under schema.compatibility, their values projected to the run's schema (None:
-        as they are)."""
+        """``(positions, values or None, schema)`` of each run of the records at ``positions`` that
+        share a value schema under schema.compatibility: their values projected to the run's schema
+        (None: as they are), and that schema (the file's)."""
         cfg = self._config
         own = part.value_schemas()
         if own is None:  # one schema for all (or schemaless): nothing to split or project
@@ -114,7 +115,7 @@ class _WriteFileFn(BundleWriter):
                 except ProjectionError as error:
                     at = range(len(part)) if positions is None else positions.to_pylist()
                     raise RejectedRecord(str(error), [part.offsets[i] for i in at]) from None
-            return [(positions, None)]
+            return [(positions, None, part.value_schema)]
         at = list(range(len(part))) if positions is None else positions.to_pylist()
         schemas = [own[i] for i in at]
         try:
@@ -130,14 +131,15 @@ class _WriteFileFn(BundleWriter):
             except ProjectionError as error:
                 raise RejectedRecord(str(error), [part.offsets[run[k]] for k in error.positions]) \
                     from None
-            out.append((pa.array(run, pa.int64()), projected))
+            out.append((pa.array(run, pa.int64()), projected, schema))
         return out
 
     def _write(self, bundle: ConvertedBundle, topic: str, directory: str, positions,
-               with_values: bool = True, projected: Optional[pa.Array] = None) -> list:
+               with_values: bool = True, projected: Optional[pa.Array] = None,
+               schema: Optional[pa.Field] = None) -> list:
         """The bundle's records that go to ``directory`` of ``topic``: the value file (unless
         ``with_values`` is false; ``projected`` holds the values when they were projected to the
-        file's schema), and the keys and headers files next to it when they are stored;
+        file's schema, ``schema``), and the keys and headers files next to it when they are stored;
         ``(path, bytes)`` per file."""
         cfg = self._config
         offsets, values, rows = bundle.offsets, bundle.values, None
@@ -147,14 +149,18 @@ class _WriteFileFn(BundleWriter):
             rows = positions
         if projected is not None:
             values = projected
-        files = [("", cfg.format, values)] if with_values else []
+        files = [("", cfg.format, values, schema)] if with_values else []
         for infix, fmt in cfg.companions().items():
-            files.append((infix, fmt, _keys(bundle, rows) if infix == ".keys" else _headers(bundle, rows)))
+            files.append((infix, fmt, _keys(bundle, rows), bundle.key_schema) if infix == ".keys"
+                         else (infix, fmt, _headers(bundle, rows), None))
         results = []
-        for infix, fmt, data_values in files:
+        for infix, fmt, data_values, data_schema in files:
             name = cfg.naming.name(topic, bundle.partition, offsets[0], offsets[-1], infix + fmt.extension)
             path = cfg.storage.path(cfg.topics_dir, topic, directory, name)
-            data = fmt.serialize(data_values)
+            try:
+                data = fmt.serialize_with_schema(data_values, data_schema)
+            except AvroSchemaError as exc:  # their schema has no Avro schema: the file's records fail
+                raise RejectedRecord(str(exc), offsets) from exc
             try:
                 cfg.storage.write(path, data)
             except StorageError as exc:

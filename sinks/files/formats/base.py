@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from typing import Optional
 
 import pyarrow as pa
 
@@ -22,6 +23,14 @@ class Format(abc.ABC):
     @abc.abstractmethod
     def serialize(self, values: pa.Array) -> bytes:
         """One whole file holding ``values`` (non-null, in record order)."""
+
+    def serialize_with_schema(self, values: pa.Array, schema: Optional[pa.Field]) -> bytes:
+        """One whole file holding ``values``, whose Connect schema is ``schema`` (None: schemaless).
+
+        Formats that write a schema into the file (Avro) make it from ``schema``; the others write
+        :meth:`serialize` of the values.
+        """
+        return self.serialize(values)
 
 
 def as_table(values: pa.Array) -> pa.Table:
