@@ -72,6 +72,37 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--metrics-port", type=int, default=None,
                         help="serve metrics and a status page on this port while replaying")
 
+    offsets = command("offsets", help="show or reset a connector's committed offsets")
+    actions = offsets.add_subparsers(dest="action", required=True)
+    show = actions.add_parser("show", parents=[logging_options],
+                              help="committed offset, log end and lag per partition")
+    show.add_argument("config")
+    show.add_argument("--bootstrap-servers", help="Kafka brokers (wins over the config)")
+    show.add_argument("--json", action="store_true",
+                      help="the body of Connect's GET /connectors/{name}/offsets")
+    reset = actions.add_parser("reset", parents=[logging_options],
+                               help="move the committed offsets (a preview unless --execute)")
+    reset.add_argument("config")
+    reset.add_argument("--bootstrap-servers", help="Kafka brokers (wins over the config)")
+    target = reset.add_mutually_exclusive_group(required=True)
+    target.add_argument("--to-earliest", action="store_true")
+    target.add_argument("--to-latest", action="store_true")
+    target.add_argument("--to-datetime", metavar="ISO_TIME",
+                        help="the first offset at or after that time")
+    target.add_argument("--shift-by", type=int, metavar="N", help="from the committed offset")
+    target.add_argument("--to-offset", type=int, metavar="N")
+    reset.add_argument("--topic", action="append", metavar="TOPIC[:P,...]",
+                       help="only these topics (or partitions); repeatable")
+    reset.add_argument("--execute", action="store_true", help="commit the new offsets")
+
+    plan = command("plan", help="what a run would read and write, without running it")
+    plan.add_argument("config")
+    plan.add_argument("--bootstrap-servers", help="Kafka brokers (wins over the config)")
+    plan.add_argument("--from", dest="start", default="committed",
+                      help="committed (default), earliest, latest or an ISO 8601 timestamp")
+    plan.add_argument("--until", help="read only records before this ISO 8601 timestamp")
+    plan.add_argument("--max-records", type=int, help="read at most this many offsets in total")
+
     launch = command("launch", help="check a Flex Template's parameters and run it")
     launch.add_argument("template", help="template directory (with metadata.json)")
     launch.add_argument("--parameters", default="", help="NAME=VALUE,... (or ^;^NAME=VALUE;...)")
@@ -128,6 +159,10 @@ def _main(parser, args, extra) -> int:
             return _validate(args)
         if args.command == "replay-dlq":
             return _replay(args, extra)
+        if args.command == "offsets":
+            return _offsets(args)
+        if args.command == "plan":
+            return _plan(args)
         if args.command == "launch":
             return launch(args.template, args.parameters, extra)
         if args.command == "demo":
@@ -194,7 +229,9 @@ def _run(args, extra, raw=None) -> int:
     options = RunOptions(start=parse_start(args.start),
                          until=parse_time(args.until) if args.until else None,
                          max_records=args.max_records, beam_args=tuple(extra), hold_partial=hold)
-    with _monitoring(config, args):
+    from pipelines.offsets import RunLease
+
+    with _monitoring(config, args), RunLease(config):
         return _run_mode(args, config, options)
 
 
@@ -225,6 +262,55 @@ def _run_mode(args, config, options) -> int:
 
     with StopRequest() as stop:
         micro_batches(run_once, interval, stop.event)
+    return 0
+
+
+def _offsets(args) -> int:
+    from pipelines import offsets
+    from pipelines.config import load_config
+    from pipelines.config.connector import parse_connector_config
+
+    config = parse_connector_config(load_config(args.config), bootstrap_servers=args.bootstrap_servers)
+    _announce(config)
+    rows = offsets.read_offsets(config)
+    if args.action == "show":
+        if args.json:
+            print(offsets.show_json(rows))
+        else:
+            print(offsets.show_table(rows, config.sink.commits_offsets))
+        return 0
+    spec = (offsets.ResetSpec("to-earliest") if args.to_earliest
+            else offsets.ResetSpec("to-latest") if args.to_latest
+            else offsets.ResetSpec("to-datetime", offsets.parse_datetime(args.to_datetime))
+            if args.to_datetime
+            else offsets.ResetSpec("shift-by", args.shift_by) if args.shift_by is not None
+            else offsets.ResetSpec("to-offset", args.to_offset))
+    changes = offsets.plan_reset(config, rows, spec, offsets.parse_topics(args.topic))
+    offsets.check_resettable(config)
+    print(offsets.reset_table(changes))
+    if not args.execute:
+        print("(a preview: nothing was changed; add --execute to commit these offsets for group.id=%s)"
+              % config.group_id)
+        return 0
+    offsets.execute_reset(config, changes)
+    print("committed %d offsets for group.id=%s" % (len(changes), config.group_id))
+    return 0
+
+
+def _plan(args) -> int:
+    from pipelines.config import load_config
+    from pipelines.config.connector import parse_connector_config
+    from pipelines.plan import describe_plan
+    from pipelines.run import RunOptions, parse_start, parse_time
+
+    config = parse_connector_config(load_config(args.config), bootstrap_servers=args.bootstrap_servers)
+    _announce(config)
+    if args.max_records is not None and args.max_records < 1:
+        raise _config_error("--max-records must be a positive integer, got %r" % args.max_records)
+    options = RunOptions(start=parse_start(args.start),
+                         until=parse_time(args.until) if args.until else None,
+                         max_records=args.max_records)
+    print(describe_plan(config, options))
     return 0
 
 

@@ -112,6 +112,11 @@ class Sink(abc.ABC):
         ``auto.offset.reset``."""
         return {}
 
+    def describe_plan(self, config: Any, plan) -> list:
+        """For ``beamconnect plan``: lines saying what a run would write for one partition's plan
+        (``topic``, ``partition``, ``start``, ``end``); nothing by default."""
+        return []
+
     def recover(self, config: Any, plans: Sequence) -> None:
         """Streaming runs, before any record is read: removes what earlier runs wrote past the
         committed offsets of the planned partitions, for sinks whose writes are named by where a

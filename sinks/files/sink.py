@@ -328,6 +328,32 @@ class FilesSink(Sink):
     def configure(self, values: Mapping[str, Any], connector: ConnectorContext) -> FilesSinkConfig:
         return self.parse(values).with_connector(connector.transforms)
 
+    def describe_plan(self, config: FilesSinkConfig, plan) -> list:
+        """The files a bounded run would write for ``plan``, when the offsets alone decide them: the
+        default partitioner, rotation by count only (``flush.size``), no renamed topics. Otherwise a
+        line saying what else splits them (record values or times, known only once read)."""
+        from sinks.files.partitioners.base import DefaultPartitioner
+
+        if plan.end <= plan.start:
+            return []
+        splitters = [what for what, on in (
+            ("the partitioner (%s)" % type(config.partitioner).__name__,
+             type(config.partitioner) is not DefaultPartitioner),
+            ("rotate.interval.ms", config.rotate_interval_ms > 0),
+            ("rotate.schedule.interval.ms", config.rotate_schedule_ms > 0),
+            ("transforms renaming topics", bool(config.topic_renames))) if on]
+        if splitters:
+            return ["files of at most flush.size=%d records, named by their first offset; %s also "
+                    "split them by what the records hold" % (config.flush_size, " and ".join(splitters))]
+        directory = config.partitioner.partition_directory(plan.topic, plan.partition)
+        names = [config.storage.path(config.topics_dir, plan.topic, directory, config.naming.name(
+                     plan.topic, plan.partition, first, min(first + config.flush_size, plan.end) - 1,
+                     config.format.extension))
+                 for first in range(plan.start, plan.end, config.flush_size)]
+        shown = names[:5] + (["... and %d more" % (len(names) - 6), names[-1]] if len(names) > 6
+                             else names[5:])
+        return ["file " + n if not n.startswith("...") else n for n in shown]
+
     def recover(self, config: FilesSinkConfig, plans: Sequence) -> None:
         """Removes every file of the planned partitions past their committed offsets (and stray
         temporary files), as a bounded run's cleanup does, before a streaming run reads: files that

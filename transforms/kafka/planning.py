@@ -109,17 +109,17 @@ class Planner:
         tps = [(t, p) for t, count in topics.items() for p in range(count)]
         if not tps:
             return []
-        earliest = self._offsets(tps, OffsetSpec.earliest())
-        latest = self._offsets(tps, OffsetSpec.latest())
-        committed = self._committed(tps)
+        earliest = self.offsets(tps, OffsetSpec.earliest())
+        latest = self.offsets(tps, OffsetSpec.latest())
+        committed = self.committed(tps)
         if stored is not None:
             committed.update(stored(tps))
         end = dict(latest)
         if until is not None:
-            at = self._offsets(tps, OffsetSpec.for_timestamp(_millis(until)))
+            at = self.offsets(tps, OffsetSpec.for_timestamp(_millis(until)))
             end = {tp: latest[tp] if at[tp] < 0 else min(at[tp], latest[tp]) for tp in tps}
         if isinstance(start, datetime.datetime):
-            at = self._offsets(tps, OffsetSpec.for_timestamp(_millis(start)))
+            at = self.offsets(tps, OffsetSpec.for_timestamp(_millis(start)))
             begin = {tp: latest[tp] if at[tp] < 0 else at[tp] for tp in tps}
         elif start in ("earliest", "latest"):
             begin = earliest if start == "earliest" else latest
@@ -148,7 +148,8 @@ class Planner:
                  for t, p in sorted(begin)]
         return cap_records(plans, max_records)
 
-    def _offsets(self, tps, spec) -> dict:
+    def offsets(self, tps, spec) -> dict:
+        """The offset ``spec`` (earliest, latest, for a timestamp) of each (topic, partition)."""
         futures = self._admin.list_offsets({TopicPartition(t, p): spec for t, p in tps},
                                            isolation_level=self._isolation,
                                            request_timeout=self._timeout)
@@ -162,7 +163,8 @@ class Planner:
                                        % (tp.topic, tp.partition, self._servers, exc.args[0])) from exc
         return result
 
-    def _committed(self, tps) -> dict:
+    def committed(self, tps) -> dict:
+        """The group's committed offset of each (topic, partition) that has one."""
         consumer = group_consumer(self._config)
         try:
             offsets = retrying(lambda: consumer.committed([TopicPartition(t, p) for t, p in tps],
