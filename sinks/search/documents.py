@@ -21,6 +21,10 @@ as dicts):
   keys, an array of ``{"key": k, "value": v}``;
 - a null field whose schema has a default: the default (as ``JsonConverter`` replaces it).
 
+These hold at any depth, in the fields of structs, the items of arrays and the keys and values of maps
+(a map of decimals or timestamps, as Protobuf and JSON Schema records carry, is written like a field of
+them).
+
 A value that is not an object (a string, a number, an array) is no document. With ``raw=True``, a
 schemaless JSON value (``JsonConverter`` with ``schemas.enable=false``) is sent as read, which is
 exactly the document and the fastest path: the caller says so only when no transform edited the
@@ -171,6 +175,18 @@ def _jsonable(array: pa.Array, field: Optional[pa.Field]) -> tuple:
         offsets = pc.subtract(array.offsets, array.offsets[0])
         maker = pa.ListArray if pa.types.is_list(kind) else pa.LargeListArray
         return maker.from_arrays(offsets, made, mask=array.is_null() if array.null_count else None), True
+    if pa.types.is_map(kind):  # keys and values as for any field: a map of decimals or timestamps too
+        start = array.offsets[0].as_py()
+        count = array.offsets[-1].as_py() - start if len(array) else 0
+        keys, keys_changed = _jsonable(array.keys.slice(start, count), kind.key_field)
+        items, items_changed = _jsonable(array.items.slice(start, count), kind.item_field)
+        if not (keys_changed or items_changed):
+            return array, changed
+        made_type = pa.map_(pa.field(kind.key_field.name, keys.type, False),
+                            pa.field(kind.item_field.name, items.type, kind.item_field.nullable))
+        offsets = pc.subtract(array.offsets, array.offsets[0])
+        return pa.MapArray.from_arrays(offsets, keys, items, type=made_type,
+                                       mask=array.is_null() if array.null_count else None), True
     if pa.types.is_timestamp(kind):
         return _scaled(array.cast(pa.int64()), _TO_MS[kind.unit]), True
     if pa.types.is_date32(kind):

@@ -7,21 +7,18 @@ Records are written by confluent-kafka's AvroSerializer against the registry (Ap
 Confluent-compatible API); the run reads them with ``io.confluent.connect.avro.AvroConverter``.
 """
 
-import json
 import re
 import time
 
-import sqlalchemy
-
 from tests.helpers import start_cli, run_cli, write_config
-from tests.sinks.registry_avro import (
-    ORDER_TEXT, RefusingProxy, evolving, order, profile, registry_fixture, registry_fixture_is_shared,
-    schema_id, serializer)
+from tests.sinks.registry_records import (
+    ORDER_TEXT, RefusingProxy, avro_serializer, converter_config, evolving, jdbc_config, order,
+    primary_key, profile, profile_key_serializer, query, registry_fixture, registry_fixture_is_shared,
+    schema_id, table_columns, table_exists, table_rows)
 
 if not registry_fixture_is_shared():  # the fixture lives in tests/transforms/converters/conftest.py
     schema_registry_fixture = registry_fixture
 
-AVRO = "io.confluent.connect.avro.AvroConverter"
 SMT_CHAIN = {
     "transforms": "flatten,fields,insert",
     "transforms.flatten.type": "org.apache.kafka.connect.transforms.Flatten$Value",
@@ -37,53 +34,20 @@ SMT_CHAIN = {
 }
 
 
-def _config(topic, postgres, registry_url, **overrides):
-    return {"name": "jdbc-" + topic, "connector.class": "io.confluent.connect.jdbc.JdbcSinkConnector",
-            "topics": topic, "key.converter": "org.apache.kafka.connect.storage.StringConverter",
-            "value.converter": AVRO, "value.converter.schema.registry.url": registry_url,
-            "connection.url": postgres.jdbc_url, "connection.user": postgres.user,
-            "connection.password": postgres.password, "auto.create": "true", **overrides}
-
-
-def _query(postgres, sql, **params):
-    engine = sqlalchemy.create_engine(postgres.sqlalchemy_url, poolclass=sqlalchemy.pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(sqlalchemy.text(sql), params)]
-    finally:
-        engine.dispose()
-
-
-def _table_exists(postgres, table):
-    return bool(_query(postgres, "SELECT 1 FROM information_schema.tables WHERE table_name = :t", t=table))
-
-
-def _rows(postgres, table, columns):
-    names = ", ".join('"%s"' % c for c in columns)
-    return {r[0]: dict(zip(columns, r)) for r in _query(postgres, 'SELECT %s FROM "%s"' % (names, table))}
-
-
-def _columns(postgres, table):
-    """``{column: (data_type, is_nullable)}`` from information_schema."""
-    return {name: (kind, nullable) for name, kind, nullable in _query(
-        postgres, "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
-                  "WHERE table_name = :t", t=table)}
-
-
 def test_every_type_lands_field_by_field_through_an_smt_chain(kafka, postgres, schema_registry, tmp_path):
     topic = kafka.topic(partitions=1, prefix="avro_jdbc")
-    serialize = serializer(schema_registry.url, ORDER_TEXT, topic)
+    serialize = avro_serializer(schema_registry.url, ORDER_TEXT, topic)
     produced = [(i, order(i)) for i in range(10)] + [(i, order(i, revision=1)) for i in range(3)]
     kafka.produce(topic, [(b"k%d" % i, serialize(v)) for i, v in produced], partition=0)
-    config = write_config(tmp_path / "c.json", _config(
-        topic, postgres, schema_registry.url, **SMT_CHAIN,
+    config = write_config(tmp_path / "c.json", jdbc_config(
+        topic, postgres, converter_config(schema_registry.url, "avro"), **SMT_CHAIN,
         **{"insert.mode": "upsert", "pk.mode": "record_value", "pk.fields": "id"}))
 
     result = run_cli("run", config, "--bootstrap-servers", kafka.servers)
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert postgres.password not in result.stdout + result.stderr
-    columns = _columns(postgres, topic)
+    columns = table_columns(postgres, topic)
     assert {name: kind for name, (kind, _) in columns.items()} == {
         "id": "bigint", "tiny": "smallint", "small": "smallint", "count": "integer", "big": "bigint",
         "ratio": "real", "score": "double precision", "flag": "boolean", "full_name": "text",
@@ -95,13 +59,11 @@ def test_every_type_lands_field_by_field_through_an_smt_chain(kafka, postgres, s
     assert {name for name, (_, nullable) in columns.items() if nullable == "YES"} == {
         "note", "src_topic", "src_offset", "origin",
         "__connect_topic", "__connect_partition", "__connect_offset"}
-    assert _query(postgres, "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = "
-                            "i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indisprimary AND "
-                            "i.indrelid = CAST(:t AS regclass)", t='"%s"' % topic) == [("id",)]
+    assert primary_key(postgres, topic) == ["id"]
 
     names = sorted(columns)
     names.remove("id")
-    rows = _rows(postgres, topic, ["id"] + names)
+    rows = table_rows(postgres, topic, ["id"] + names)
     newest = {i: (offset, value) for offset, (i, value) in enumerate(produced)}  # the last per id
     assert sorted(rows) == list(range(10))
     for i, (offset, value) in newest.items():
@@ -125,16 +87,14 @@ def test_every_type_lands_field_by_field_through_an_smt_chain(kafka, postgres, s
 
 
 def _profiles_config(topic, postgres, registry_url, **overrides):
-    return _config(topic, postgres, registry_url, **{
-        "key.converter": AVRO, "key.converter.schema.registry.url": registry_url,
+    return jdbc_config(topic, postgres, converter_config(registry_url, "avro", key="avro"), **{
         "insert.mode": "upsert", "pk.mode": "record_key", "pk.fields": "id", **overrides})
 
 
 def _produce_version(kafka, topic, registry_url, version, ids):
-    key = serializer(registry_url, json.dumps({"type": "record", "name": "ProfileKey", "namespace": "crm",
-                                               "fields": [{"name": "id", "type": "long"}]}), topic, "key")
-    value = serializer(registry_url, evolving(version), topic)
-    records = [(key({"id": i}), value(profile(version, i))) for i in ids]
+    key = profile_key_serializer(registry_url, "avro", topic)
+    value = avro_serializer(registry_url, evolving(version), topic)
+    records = [(key(i), value(profile(version, i))) for i in ids]
     kafka.produce(topic, records, partition=0)
     return {schema_id(v) for _, v in records}
 
@@ -149,16 +109,16 @@ def test_three_versions_of_a_subject_evolve_the_table(kafka, postgres, schema_re
     ids |= _produce_version(kafka, topic, schema_registry.url, 1, range(0, 4))
     first = run_cli("run", config, "--bootstrap-servers", kafka.servers)
     assert first.returncode == 0, first.stderr[-3000:]
-    assert set(_columns(postgres, topic)) == {"id", "name", "attrs", "__connect_topic",
+    assert set(table_columns(postgres, topic)) == {"id", "name", "attrs", "__connect_topic",
                                               "__connect_partition", "__connect_offset"}
-    assert _columns(postgres, topic)["name"] == ("text", "NO")
+    assert table_columns(postgres, topic)["name"] == ("text", "NO")
 
     ids |= _produce_version(kafka, topic, schema_registry.url, 2, range(4, 8))
     ids |= _produce_version(kafka, topic, schema_registry.url, 3, [0, 1, 8, 9])
     assert len(ids) == 3
     second = run_cli("run", config, "--bootstrap-servers", kafka.servers)
     assert second.returncode == 0, second.stderr[-3000:]
-    found = _columns(postgres, topic)
+    found = table_columns(postgres, topic)
     assert {c: found[c] for c in columns} == {
         "id": ("bigint", "NO"), "name": ("text", "NO"), "attrs": ("jsonb", "NO"),
         "score": ("integer", "YES"), "level": ("text", "YES"), "email": ("text", "YES")}
@@ -171,30 +131,28 @@ def test_three_versions_of_a_subject_evolve_the_table(kafka, postgres, schema_re
                 out[i] = {c: value.get(c) for c in columns}
         return out
 
-    assert _rows(postgres, topic, columns) == expected()
+    assert table_rows(postgres, topic, columns) == expected()
     # the v1 rows 2 and 3 keep NULL in the columns v2 added (not the Avro defaults 5 and "basic")
-    assert _rows(postgres, topic, columns)[2]["score"] is None
+    assert table_rows(postgres, topic, columns)[2]["score"] is None
 
     replay = run_cli("run", config, "--bootstrap-servers", kafka.servers, "--from", "earliest")
     assert replay.returncode == 0, replay.stderr[-3000:]
-    assert _rows(postgres, topic, columns) == expected()
-    assert _query(postgres, 'SELECT id, "__connect_offset" FROM "%s" WHERE id IN (0, 1) ORDER BY id'
+    assert table_rows(postgres, topic, columns) == expected()
+    assert query(postgres, 'SELECT id, "__connect_offset" FROM "%s" WHERE id IN (0, 1) ORDER BY id'
                   % topic) == [(0, 8), (1, 9)]
 
     # v3 made name optional, but auto.evolve only adds columns (as Confluent's sink): a v3 record
     # with no name is refused by the NOT NULL column, naming the record, and nothing of it commits
-    key = serializer(schema_registry.url, json.dumps({"type": "record", "name": "ProfileKey",
-                                                      "namespace": "crm", "fields": [
-                                                          {"name": "id", "type": "long"}]}), topic, "key")
-    value = serializer(schema_registry.url, evolving(3), topic)
-    kafka.produce(topic, [(key({"id": 20}), value({**profile(3, 20), "name": None}))], partition=0)
+    key = profile_key_serializer(schema_registry.url, "avro", topic)
+    value = avro_serializer(schema_registry.url, evolving(3), topic)
+    kafka.produce(topic, [(key(20), value({**profile(3, 20), "name": None}))], partition=0)
     nameless = run_cli("run", config, "--bootstrap-servers", kafka.servers)
     assert nameless.returncode == 1
     err = " ".join(nameless.stderr.split())
     assert ('failed on record topic=%s partition=0 offset=12' % topic) in err, err[-3000:]
     assert 'null value in column "name"' in err, err[-3000:]
     assert kafka.committed("connect-jdbc-" + topic, topic, 1) == {0: 12}
-    assert 20 not in _rows(postgres, topic, columns)
+    assert 20 not in table_rows(postgres, topic, columns)
 
 
 def test_without_auto_evolve_a_new_field_stops_the_run_naming_the_column(kafka, postgres,
@@ -217,11 +175,11 @@ def test_without_auto_evolve_a_new_field_stops_the_run_naming_the_column(kafka, 
                      % re.escape(topic), err), err[-3000:]
     assert "writing records 3..5 of topic=%s partition=0" % topic in err, err[-3000:]
     assert kafka.committed(group, topic, 1) == {0: 3}
-    assert sorted(r[0] for r in _query(postgres, 'SELECT id FROM "%s"' % topic)) == [0, 1, 2]
+    assert sorted(r[0] for r in query(postgres, 'SELECT id FROM "%s"' % topic)) == [0, 1, 2]
 
 
 def _insert_config(topic, postgres, registry_url, timeout_ms):
-    return _config(topic, postgres, registry_url, **{
+    return jdbc_config(topic, postgres, converter_config(registry_url, "avro"), **{
         "errors.retry.timeout": str(timeout_ms), "errors.retry.delay.max.ms": "1000", "auto.evolve": "true",
         "batch.size": "50"})
 
@@ -229,7 +187,7 @@ def _insert_config(topic, postgres, registry_url, timeout_ms):
 def _produce_three_versions(kafka, topic, registry_url, count):
     records, ids = [], set()
     for version in (1, 2, 3):
-        value = serializer(registry_url, evolving(version), topic)
+        value = avro_serializer(registry_url, evolving(version), topic)
         for i in range(version * 1000, version * 1000 + count):
             raw = value(profile(version, i))
             ids.add(schema_id(raw))
@@ -250,7 +208,7 @@ def test_a_registry_back_within_the_retry_timeout_writes_every_record_once(kafka
         proc = start_cli("run", config, "--bootstrap-servers", kafka.servers)
         time.sleep(8)
         assert proc.poll() is None, proc.communicate()[1][-3000:]
-        assert not _table_exists(postgres, topic)
+        assert not table_exists(postgres, topic)
         proxy.accept()
         out, err = proc.communicate(timeout=240)
     finally:
@@ -261,7 +219,7 @@ def test_a_registry_back_within_the_retry_timeout_writes_every_record_once(kafka
                      r"Registry at %s could not be reached for schema id \d+" % (re.escape(topic),
                                                                                 re.escape(proxy.url)),
                      " ".join(err.split())), err[-3000:]
-    assert _query(postgres, 'SELECT count(*), count(DISTINCT id) FROM "%s"' % topic) == [(total, total)]
+    assert query(postgres, 'SELECT count(*), count(DISTINCT id) FROM "%s"' % topic) == [(total, total)]
     assert kafka.committed("connect-jdbc-" + topic, topic, 1) == {0: total}
 
 
@@ -284,4 +242,4 @@ def test_a_registry_away_past_the_retry_timeout_stops_the_run_with_nothing_writt
     assert "the Schema Registry at %s could not be reached for schema id" % proxy.url in err, err[-3000:]
     assert elapsed >= 3.0
     assert kafka.committed("connect-jdbc-" + topic, topic, 1) == {0: -1001}
-    assert not _table_exists(postgres, topic)
+    assert not table_exists(postgres, topic)

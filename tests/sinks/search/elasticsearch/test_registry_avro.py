@@ -11,10 +11,10 @@ import datetime
 import json
 
 from tests.helpers import run_cli, write_config
-from tests.sinks.registry_avro import (
-    ORDER_TEXT, UTC, evolving, order, profile, registry_fixture, registry_fixture_is_shared, schema_id,
-    serializer)
-from tests.sinks.search.elasticsearch.conftest import CONNECTOR_CLASS, documents, unique
+from tests.sinks.registry_records import (
+    ORDER_TEXT, UTC, avro_serializer, converter_config, evolving, order, profile, registry_fixture,
+    registry_fixture_is_shared, schema_id, search_config)
+from tests.sinks.search.elasticsearch.conftest import documents, unique
 
 if not registry_fixture_is_shared():  # the fixture lives in tests/transforms/converters/conftest.py
     schema_registry_fixture = registry_fixture
@@ -23,15 +23,8 @@ EPOCH = datetime.datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _config(topic, cluster, registry_url, **overrides):
-    config = {"name": unique("es-avro"), "connector.class": CONNECTOR_CLASS, "topics": topic,
-              "key.converter": "org.apache.kafka.connect.storage.StringConverter",
-              "value.converter": "io.confluent.connect.avro.AvroConverter",
-              "value.converter.schema.registry.url": registry_url,
-              "connection.url": cluster.url, "schema.ignore": "false"}
-    if cluster.user is not None:
-        config.update({"connection.username": cluster.user, "connection.password": cluster.password})
-    config.update(overrides)
-    return config
+    return search_config(unique("es-avro"), topic, cluster, converter_config(registry_url, "avro"),
+                         **overrides)
 
 
 def _millis(moment: datetime.datetime) -> int:
@@ -54,7 +47,7 @@ def _document(value: dict) -> dict:
 def test_every_type_is_indexed_field_by_field_with_its_mapping(opensearch, kafka, schema_registry,
                                                                tmp_path):
     topic = kafka.topic(partitions=1, prefix="es-avro")
-    serialize = serializer(schema_registry.url, ORDER_TEXT, topic)
+    serialize = avro_serializer(schema_registry.url, ORDER_TEXT, topic)
     produced = [("k%d" % i, order(i)) for i in range(8)] + [("k1", order(1, revision=1))]
     kafka.produce(topic, [(k.encode(), serialize(v)) for k, v in produced], partition=0)
     config = write_config(tmp_path / "c.json", _config(topic, opensearch, schema_registry.url))
@@ -91,7 +84,7 @@ def test_three_versions_of_a_subject_land_in_one_index(opensearch, kafka, schema
     config = write_config(tmp_path / "c.json", _config(topic, opensearch, schema_registry.url))
     produced, ids = [], set()
     for version, group in ((1, range(0, 3)), (2, range(3, 6)), (3, [0, 6, 7])):
-        value = serializer(schema_registry.url, evolving(version), topic)
+        value = avro_serializer(schema_registry.url, evolving(version), topic)
         for i in group:
             raw = value(profile(version, i))
             ids.add(schema_id(raw))
