@@ -7,6 +7,13 @@ names another, and ``producer.override.*`` (Java producer keys, translated as ``
 are) configure the producer. The sink is handed those, and the connector's name, topics, consumer
 settings (with ``--bootstrap-servers`` when given) and transforms, as a
 :class:`~sinks.base.ConnectorContext`; parsing never contacts a broker.
+
+``avro``, ``json_sr`` (alias ``jsonschema``) and ``protobuf`` write Confluent's wire format with a
+Schema Registry, configured by the converters' registry keys under the format key
+(``kafka.value.format.schema.registry.url``...; see :mod:`sinks.kafka.registry`). Those keys are the
+sink's :data:`KEY_PREFIXES` rather than entries of :data:`CONFIG_DEF`, so that the ~25 keys of each
+part are checked here (an unknown one is refused with the closest known name) without becoming
+template parameters.
 """
 
 from __future__ import annotations
@@ -19,13 +26,15 @@ from common.configdef import ConfigDef, ConfigKey
 from common.errors import ConfigError
 from sinks.base import ConnectorContext
 from sinks.encoding import check_raw_edits
+from sinks.kafka.registry import REGISTRY_FORMATS, RegistryOutput, parse_output
 from transforms.kafka.planning import admin_config
 from transforms.kafka.producer import check_producer_settings, transactional_settings
 
-#: How keys and values are written: the bytes as read, or the converted data as a string or JSON.
-FORMATS = ("raw", "string", "json")
-#: Formats that need a Schema Registry; refused with a pointer to where they come.
-REGISTRY_FORMATS = ("avro", "protobuf", "json_sr", "jsonschema")
+#: How keys and values are written: the bytes as read, the converted data as a string or JSON, or
+#: in Confluent's wire format with a Schema Registry (``jsonschema`` is ``json_sr``).
+FORMATS = ("raw", "string", "json", "avro", "json_sr", "jsonschema", "protobuf")
+#: Prefixes of the registry keys of each part (``kafka.value.format.schema.registry.url``).
+KEY_PREFIXES = ("kafka.key.format.", "kafka.value.format.")
 
 DEFAULT_OFFSETS_TOPIC = "beamconnect-offsets"
 
@@ -48,9 +57,12 @@ _PRODUCER_ONLY = re.compile(r"^(acks|request\.required\.acks|enable\.idempotence
 CONFIG_DEF = ConfigDef([
     ConfigKey("kafka.value.format", "string", "raw", group="Kafka sink",
               doc="How values are written: raw (the bytes as read), string (the converted value as "
-                  "UTF-8 text) or json (the converted value as schemaless JSON)."),
+                  "UTF-8 text), json (the converted value as schemaless JSON), avro, json_sr "
+                  "(jsonschema) or protobuf in Confluent's wire format with the Schema Registry that "
+                  "kafka.value.format.schema.registry.url names."),
     ConfigKey("kafka.key.format", "string", "raw", group="Kafka sink",
-              doc="How keys are written: raw, string or json, as kafka.value.format."),
+              doc="How keys are written: raw, string, json, avro, json_sr or protobuf, as "
+                  "kafka.value.format (registry keys under kafka.key.format.)."),
     ConfigKey("flush.size", "int", 1000, min=1, group="Kafka sink",
               doc="Offsets per bundle: each bundle is written in one transaction with its offsets."),
     ConfigKey("kafka.offsets.topic", "string", DEFAULT_OFFSETS_TOPIC, regex=r"[A-Za-z0-9._\-]+",
@@ -70,8 +82,8 @@ class KafkaSinkConfig:
       name: The connector name (in transactional ids and offsets keys).
       group_id: The connector's consumer group, whose offsets the transactions commit.
       flush_size: Offsets per bundle and transaction.
-      key_format: One of :data:`FORMATS`.
-      value_format: One of :data:`FORMATS`.
+      key_format: One of :data:`FORMATS` (``jsonschema`` given as ``json_sr``).
+      value_format: Likewise.
       source_topics: ``topics``: a record routed to one of them on the source cluster is refused.
       source_regex: ``topics.regex``, likewise.
       source_client: librdkafka connection and security settings of the source cluster.
@@ -81,6 +93,9 @@ class KafkaSinkConfig:
       same_cluster: Whether the target is the source cluster.
       offsets_topic: The offsets topic on the target cluster (another cluster only).
       offsets_replication_factor: Its replication factor when created.
+      key_registry: How keys are written with a Schema Registry (``avro``, ``json_sr``,
+        ``protobuf``), else None.
+      value_registry: Likewise for values.
     """
 
     name: str
@@ -96,6 +111,8 @@ class KafkaSinkConfig:
     same_cluster: bool = True
     offsets_topic: str = DEFAULT_OFFSETS_TOPIC
     offsets_replication_factor: int = -1
+    key_registry: Optional[RegistryOutput] = None
+    value_registry: Optional[RegistryOutput] = None
 
     @property
     def target_servers(self) -> str:
@@ -123,13 +140,16 @@ class KafkaSinkConfig:
         """Builds the config from :data:`CONFIG_DEF`'s parsed values and the connector's settings.
 
         Raises:
-          ConfigError: a format is unknown or needs a Schema Registry, a cluster has no bootstrap
+          ConfigError: a format is unknown, its registry keys are missing or invalid
+            (or set for a format without a registry), a cluster has no bootstrap
             servers, a producer setting the transactions need is overridden, the sink would write
             each record back to the topic it was read from, or a transform edits keys or values
             that ``raw`` would write as read.
         """
         key_format = _format("kafka.key.format", values["kafka.key.format"])
         value_format = _format("kafka.value.format", values["kafka.value.format"])
+        key_registry = parse_output("kafka.key.format", key_format, connector.sink_keys)
+        value_registry = parse_output("kafka.value.format", value_format, connector.sink_keys)
         name = connector.name
         consumer, producer = dict(connector.consumer_config), dict(connector.producer_settings)
         for key, why in _OWN_PRODUCER_KEYS.items():
@@ -164,18 +184,15 @@ class KafkaSinkConfig:
                    target_client={k: v for k, v in producer_config.items()
                                   if not _PRODUCER_ONLY.match(k)},
                    same_cluster=same, offsets_topic=values["kafka.offsets.topic"],
-                   offsets_replication_factor=values["kafka.offsets.topic.replication.factor"])
+                   offsets_replication_factor=values["kafka.offsets.topic.replication.factor"],
+                   key_registry=key_registry, value_registry=value_registry)
 
 
 def _format(key: str, value: str) -> str:
     lowered = value.strip().lower()
-    if lowered in REGISTRY_FORMATS:
-        raise ConfigError("%s=%r needs a Schema Registry, which is not supported yet (see the Schema "
-                          "Registry converters issue); use one of %s"
-                          % (key, value, ", ".join(map(repr, FORMATS))))
     if lowered not in FORMATS:
         raise ConfigError("%s must be one of %s, got %r" % (key, ", ".join(map(repr, FORMATS)), value))
-    return lowered
+    return REGISTRY_FORMATS.get(lowered, lowered)
 
 
 def _servers(servers: str) -> frozenset:

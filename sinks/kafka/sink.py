@@ -17,6 +17,11 @@ Replays stay exactly once: ``transactional.id`` is stable per source topic-parti
 fences what a killed run left (its open transaction is aborted before anything is read), and each
 producer skips the records below the offset its store holds, so a replay of offsets already written
 (``--from earliest``) writes nothing again. See :mod:`sinks.kafka.writer`.
+
+Keys and values are written as read, as text or JSON, or (``avro``, ``json_sr``, ``protobuf``) in
+Confluent's wire format with their schemas in a Schema Registry (:mod:`sinks.kafka.registry`). A schema registered
+for a transaction that is then aborted stays registered: registration is idempotent, so a replay
+gets the same id.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from confluent_kafka.admin import AdminClient
 from common.errors import BeamConnectError, ConfigError
 from sinks.base import Bundling, ConnectorContext, Sink, WriteContext
 from sinks.kafka import offsets as store
-from sinks.kafka.config import CONFIG_DEF, KafkaSinkConfig
+from sinks.kafka.config import CONFIG_DEF, KEY_PREFIXES, KafkaSinkConfig
 from sinks.kafka.writer import WriteToKafka
 from transforms.kafka.producer import client_settings, scrubbed
 
@@ -42,6 +47,7 @@ class KafkaSink(Sink):
     """``connector.class=kafka``: to the source cluster or another one, one transaction per bundle."""
 
     config_def = CONFIG_DEF
+    key_prefixes = KEY_PREFIXES
     commits_offsets = True
     target_noun = "topics"
 

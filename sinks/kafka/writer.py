@@ -16,6 +16,13 @@ transaction failing for a passing reason is aborted and raises :class:`~common.e
 (``errors.retry.timeout``). After any failure the partition's producer is dropped (a commit's outcome
 may be unknown, a producer may be fenced or still recovering its producer id): the next try starts
 on a new one, which settles what the old one left and reads the offsets again.
+
+Keys or values written with a Schema Registry (``avro``, ``json_sr``, ``protobuf``) are serialized
+before the
+transaction begins: a record that cannot be is left out as a :class:`~common.errors.RejectedRecord`
+(dead-lettered by ``errors.tolerance``), and a registry that cannot answer raises
+:class:`~transforms.converters.registry.RegistryUnavailable`, retried like any retriable failure,
+with no transaction open.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from common.errors import BeamConnectError, DataError, RejectedRecord, Retriable
 from sinks.base import BundleWriter, Mode, WriteContext
 from sinks.kafka import offsets as store
 from sinks.kafka.config import KafkaSinkConfig
+from sinks.kafka.payloads import RegistrySerializer
 from sinks.kafka.records import producer_records
 from transforms.errors import retrying
 from transforms.kafka.producer import (discard_producer, is_rejection, make_transactional_producer,
@@ -81,15 +89,24 @@ class _WriteFn(BundleWriter):
         self._producers = None
         self._group = None
         self._whole = None
+        self._serializers = None
 
     def setup(self):
         self._producers = {}
         self._group = store.group_client(self._config)
+        config = self._config
+        self._serializers = {
+            name: RegistrySerializer(output) if output is not None else None
+            for name, output in (("keys", config.key_registry), ("values", config.value_registry))}
 
     def teardown(self):
         for producer in (self._producers or {}).values():
             producer.close()
         self._producers = {}
+        for serializer in (self._serializers or {}).values():
+            if serializer is not None:
+                serializer.close()
+        self._serializers = None
         if self._group is not None:
             self._group.close()
             self._group = None
@@ -128,14 +145,16 @@ class _WriteFn(BundleWriter):
             if len(keep) < len(bundle):
                 bundle = bundle.take(keep)
             end = bundle.last_offset + 1 if whole else bundle.offsets[-1] + 1
-        records = producer_records(bundle, config.key_format, config.value_format)
-        if config.same_cluster:
-            for index, (target, _) in enumerate(records):
+        if config.same_cluster:  # checked first: serializing may register schemas for the target
+            for index in range(len(bundle)):
+                target = bundle.topic_of(index)
                 if config.reads(target):
                     raise BeamConnectError(
                         "record %s would be written to topic %s, which the connector reads on the "
                         "same cluster; route it elsewhere (RegexRouter, TimestampRouter) or set "
                         "producer.override.bootstrap.servers" % (bundle.record_ref(index), target))
+        records = producer_records(bundle, config.key_format, config.value_format,
+                                   self._serializers)
         self._transaction(partition, bundle, records, end)
         targets = tuple(dict.fromkeys(t for t, _ in records))
         size = sum(len(r.value or b"") + len(r.key or b"") for _, r in records)

@@ -68,14 +68,15 @@ def test_consumer_overrides_name_the_source_cluster_and_group():
     assert config.group_id == "mygroup"
 
 
-def test_formats_are_checked_and_registry_formats_point_to_their_issue():
+def test_formats_are_checked_and_registry_formats_need_a_registry_url():
     assert _parse(**{"kafka.value.format": "JSON", "kafka.key.format": "string"}).value_format == "json"
     with pytest.raises(ConfigError, match=re.escape(
-            "kafka.value.format='avro' needs a Schema Registry, which is not supported yet (see the "
-            "Schema Registry converters issue); use one of 'raw', 'string', 'json'")):
+            "kafka.value.format.schema.registry.url is required with kafka.value.format='avro', "
+            "got ''")):
         _parse(**{"kafka.value.format": "avro"})
     with pytest.raises(ConfigError, match=re.escape(
-            "kafka.key.format must be one of 'raw', 'string', 'json', got 'xml'")):
+            "kafka.key.format must be one of 'raw', 'string', 'json', 'avro', 'json_sr', "
+            "'jsonschema', 'protobuf', got 'xml'")):
         _parse(**{"kafka.key.format": "xml"})
 
 
