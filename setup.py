@@ -54,7 +54,10 @@ setup(
         # Schema Registry converters (AvroConverter): confluent-kafka's own registry client
         "schema-registry": ["confluent-kafka[schemaregistry]>=2.6,<3",
                             # ProtobufConverter: protoc for .proto text, and google/type/*.proto
-                            "grpcio-tools>=1.70,<1.80", "googleapis-common-protos>=1.60,<2"],
+                            "grpcio-tools>=1.70,<1.80", "googleapis-common-protos>=1.60,<2",
+                            # AvroConverter: a batch of one flat schema decoded as one Avro block
+                            # into Arrow by polars' Rust reader, several times faster than fastavro
+                            "polars>=1.0,<3"],
         # the MongoDB sink: pymongo, MongoDB's own driver (bulk writes, per-operation errors)
         "mongodb": ["pymongo>=4.20,<5"],
         # the Cassandra sink: the DataStax driver (prepared statements, execute_concurrent, token-aware

@@ -150,8 +150,9 @@ class MonitoringServer:
 
     def __enter__(self) -> "MonitoringServer":
         metrics.LIVE.enabled = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="monitoring",
-                                        daemon=True)
+        # a short poll interval: shutdown() waits for the serving loop to look (0.5 s by default)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        name="monitoring", daemon=True)
         self._thread.start()
         _LOGGER.info("serving metrics on http://%s:%d/metrics and a status page on port %d",
                      self._server.server_address[0], self.port, self.port)

@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from common.configdef import ConfigDef, ConfigKey
 from common.errors import ConfigError
+from transforms.converters import avro_blocks
 from transforms.converters.avro_data import AvroSchemaError, CompiledAvro, compile_avro, named_types
 from transforms.converters.base import Conversion, Converter
 from transforms.converters.json_schemaless import build_array
@@ -68,6 +69,7 @@ class AvroConverter(Converter):
         self.enhanced = self.config["enhanced.avro.schema.support"]
         self.registry = RegistrySchemas(registry_client_config(self.config, config_key), self._compile,
                                         self.config["schemas.cache.config"], config_key)
+        self._blocks = avro_blocks.available()
 
     def _compile(self, schema, reference: Callable, versions: Callable) -> Any:
         """What is kept per schema id: a :class:`CompiledAvro` with its parsed reader schema, or the
@@ -97,9 +99,53 @@ class AvroConverter(Converter):
             registrations = versions()
             if len(registrations) == 1:
                 field = with_info(field, version=registrations[0][1])
-        return CompiledAvro(parsed, field, compiled.convert)
+        block = (avro_blocks.block_schema(definition, bool(named), field)
+                 if compiled.convert is None and self._blocks else None)
+        return CompiledAvro(parsed, field, compiled.convert, block)
 
     def convert(self, data: Sequence[Optional[bytes]]) -> Conversion:
+        fast = self._convert_block(data) if self._blocks else None
+        return fast if fast is not None else self._convert_each(data)
+
+    def _convert_block(self, data: Sequence[Optional[bytes]]) -> Optional[Conversion]:
+        """The batch decoded in one call (:mod:`avro_blocks`) when every value is null or framed
+        with one schema id whose schema allows it; None otherwise."""
+        first = next((raw for raw in data if raw is not None), None)
+        if first is None or len(data) < avro_blocks.MIN_RECORDS:
+            return None
+        schema_id, _ = split_header(first)
+        if schema_id is None:
+            return None
+        header = first[:5]
+        bodies, nulls = [], []
+        for index, raw in enumerate(data):
+            if raw is None:
+                nulls.append(index)
+            elif raw[:5] != header:
+                return None
+            else:
+                bodies.append(raw[5:])
+        try:
+            compiled = self.registry.get(schema_id)
+        except UnknownSchema:
+            return None
+        if isinstance(compiled, str):
+            return None
+        if compiled.block_schema is None:
+            return None
+        values = avro_blocks.decode(compiled.block_schema, bodies, compiled.field.type)
+        if values is None:
+            return None
+        if nulls:  # tombstones stay null entries in their places
+            positions, at = [], 0
+            missing = set(nulls)
+            for index in range(len(data)):
+                positions.append(None if index in missing else at)
+                at += index not in missing
+            values = values.take(pa.array(positions, pa.int64()))
+        return Conversion(values, (), compiled.field, None)
+
+    def _convert_each(self, data: Sequence[Optional[bytes]]) -> Conversion:
         from fastavro import schemaless_reader
 
         failures: list = []

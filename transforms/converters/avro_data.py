@@ -71,11 +71,14 @@ class CompiledAvro:
       field: The Connect schema as an Arrow field named ``value``.
       convert: What fastavro decoded (with ``return_named_type``) to a value for ``pa.array``; None
         when it is that value already.
+      block_schema: The writer's schema as text when a batch of its records may be decoded as one
+        block (see :mod:`transforms.converters.avro_blocks`); None otherwise.
     """
 
     reader_schema: Any
     field: pa.Field
     convert: Optional[Callable[[Any], Any]]
+    block_schema: Optional[str] = None
 
 
 @dataclasses.dataclass(frozen=True)
