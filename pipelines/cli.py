@@ -272,6 +272,8 @@ def _offsets(args) -> int:
 
     config = parse_connector_config(load_config(args.config), bootstrap_servers=args.bootstrap_servers)
     _announce(config)
+    if args.action == "reset":  # before reading: a sink's own offsets may live where only it goes
+        offsets.check_resettable(config)
     rows = offsets.read_offsets(config)
     if args.action == "show":
         if args.json:
@@ -286,7 +288,6 @@ def _offsets(args) -> int:
             else offsets.ResetSpec("shift-by", args.shift_by) if args.shift_by is not None
             else offsets.ResetSpec("to-offset", args.to_offset))
     changes = offsets.plan_reset(config, rows, spec, offsets.parse_topics(args.topic))
-    offsets.check_resettable(config)
     print(offsets.reset_table(changes))
     if not args.execute:
         print("(a preview: nothing was changed; add --execute to commit these offsets for group.id=%s)"

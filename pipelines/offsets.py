@@ -14,10 +14,12 @@ each partition's log (a shift past either end stops at it, as the Kafka tool doe
   members to see; instead every run holds a lease (:class:`RunLease`): a consumer that joins the group
   ``<group.id>.running``, subscribed to the connector's topics with every partition paused (it fetches
   nothing), for as long as the run works. A reset asks the broker whether that group has members;
-- for sinks that keep their own offsets (the JDBC sink's offsets table, the Kafka sink's transactional
-  offsets), whose store, not the group, says where a run starts: moving the group would change
-  nothing, and moving their store is a write to the target system a reset should not make. The error
-  says where those offsets live. The file sink keeps no offsets of its own (its file names follow the
+- for sinks whose own store, not the group, says where a run starts
+  (:meth:`sinks.base.Sink.offsets_location`: the JDBC sink's offsets table, the Kafka sink's offsets
+  topic on another cluster, the HDFS sink's file names): moving the group would change nothing, and
+  moving their store is a write to the target system a reset should not make. The error says where
+  those offsets live. (The Kafka sink on its source cluster commits the group's offsets in its
+  transactions: a reset applies.) The file sink keeps no offsets of its own (its file names follow the
   committed offsets), so its resets apply; files already written past a new offset are rewritten
   byte for byte by the next run (same names), and those before it are left as they are.
 """
@@ -31,11 +33,11 @@ import logging
 import threading
 from typing import Optional, Sequence
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from common.errors import BeamConnectError, ConfigError
-from transforms.kafka.clients import client_settings
+from transforms.kafka.clients import client_settings, missing_acl
 from transforms.kafka.planning import Planner, admin_config, group_consumer, retrying
 
 _LOGGER = logging.getLogger(__name__)
@@ -186,22 +188,18 @@ def check_resettable(config) -> None:
     Raises:
       BeamConnectError: naming where the sink's offsets live, or the live run's lease.
     """
-    if config.sink.commits_offsets:
+    where = config.sink.offsets_location(config.sink_config)
+    if where is not None:
         raise BeamConnectError(
             "connector %r (connector.class=%s) keeps its own offsets in the system it writes to (%s); "
             "a run starts from those, not from group.id=%s, so resetting the group would change "
             "nothing. Move them there, or write to a new target"
-            % (config.name, config.connector_class, _sink_offsets_where(config), config.group_id))
+            % (config.name, config.connector_class, where, config.group_id))
     members = lease_members(config)
     if members:
         raise BeamConnectError(
             "a run of connector %r is live (group %s has %d member(s): %s); stop it, then reset"
             % (config.name, config.group_id + LEASE_SUFFIX, len(members), ", ".join(members)))
-
-
-def _sink_offsets_where(config) -> str:
-    where = getattr(config.sink, "offsets_location", None)
-    return where(config.sink_config) if callable(where) else "the sink's offsets store"
 
 
 def lease_members(config) -> list:
@@ -252,6 +250,7 @@ class RunLease:
                     "group.id": config.group_id + LEASE_SUFFIX, "enable.auto.commit": "false",
                     "client.id": "beamconnect-run-%s" % config.name,
                     "log_level": 0}  # its broker's troubles are the run's own consumers' to report
+        self._settings = settings
         self._consumer = Consumer(client_settings(settings))
         topics = list(config.topics) or ["^" + config.topics_regex]
         self._consumer.subscribe(topics, on_assign=lambda c, tps: c.pause(tps))
@@ -271,9 +270,18 @@ class RunLease:
             _LOGGER.debug("closing the run lease: %s", error)
 
     def _keep(self) -> None:
+        warned = False
         while not self._stop.is_set():
             try:
-                self._consumer.poll(0.5)
+                message = self._consumer.poll(0.5)
+                error = message.error() if message is not None else None
+                acl = (missing_acl(error, self._settings, "READ", self._settings["group.id"])
+                       if error is not None and error.code() == KafkaError.GROUP_AUTHORIZATION_FAILED
+                       else "")  # a topic the run may not read is the run's own consumers' to report
+                if acl and not warned:  # the run goes on, but unguarded against a second one
+                    warned = True
+                    _LOGGER.warning("the run lease cannot join group.id=%s (%s)%s",
+                                    self._settings["group.id"], error.name(), acl)
             except (KafkaException, RuntimeError) as error:
                 _LOGGER.debug("run lease poll: %s", error)
                 self._stop.wait(1.0)

@@ -112,6 +112,12 @@ class Sink(abc.ABC):
         ``auto.offset.reset``."""
         return {}
 
+    def offsets_location(self, config: Any) -> Optional[str]:
+        """Where a sink that keeps its own offsets keeps them, when those and not the group's say
+        where a run starts (``offsets reset`` refuses then, naming it); None when the group's
+        committed offsets are the truth."""
+        return None
+
     def describe_plan(self, config: Any, plan) -> list:
         """For ``beamconnect plan``: lines saying what a run would write for one partition's plan
         (``topic``, ``partition``, ``start``, ``end``); nothing by default."""

@@ -140,6 +140,12 @@ class HdfsSink(FilesSink):
         fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(FilesSinkConfig)}
         return HdfsSinkConfig(**fields, recovers=recovers, group_settings=dict(connector.consumer_config))
 
+    def offsets_location(self, config: FilesSinkConfig) -> Optional[str]:
+        if not isinstance(config, HdfsSinkConfig) or not config.recovers:
+            return None
+        return ("the names of its files under %s (a run resumes after the last offset they name)"
+                % config.storage.path(config.topics_dir))
+
     def stored_offsets(self, config: FilesSinkConfig, partitions: Sequence[tuple]) -> Mapping[tuple, int]:
         """The next offset of each partition that has files: the largest last offset in its files'
         names plus one, or the group's committed offset where that is further."""

@@ -39,6 +39,11 @@ class JdbcSink(Sink):
         finally:
             connector.close()
 
+    def offsets_location(self, config: JdbcSinkConfig) -> str:
+        from sinks.jdbc.dialects import OFFSETS_TABLE
+
+        return "the table %s of %s" % (OFFSETS_TABLE, config.target.describe())
+
     def stored_offsets(self, config: JdbcSinkConfig, partitions: Sequence[tuple]) -> Mapping[tuple, int]:
         from sinks.jdbc.writer import stored_offsets
 

@@ -26,7 +26,7 @@ gets the same id.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import apache_beam as beam
 from confluent_kafka import KafkaException
@@ -78,6 +78,14 @@ class KafkaSink(Sink):
                     % (config.target_servers, source.cluster_id))
             store.ensure_offsets_topic(config)
         store.fence(config, _source_partitions(config, source))
+
+    def offsets_location(self, config: KafkaSinkConfig) -> Optional[str]:
+        """On the source cluster the transactions commit the group's offsets, which a reset moves;
+        on another cluster they live in the offsets topic there."""
+        if config.same_cluster:
+            return None
+        return "the compacted topic %s on %s, written in the records' transactions" % (
+            config.offsets_topic, config.target_servers)
 
     def stored_offsets(self, config: KafkaSinkConfig,
                        partitions: Sequence[tuple]) -> Mapping[tuple, int]:

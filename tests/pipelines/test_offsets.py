@@ -4,6 +4,7 @@ import json
 import os
 
 import pytest
+from confluent_kafka.admin import NewTopic
 
 from pipelines.cli import main
 from pipelines.config.connector import parse_connector_config
@@ -134,15 +135,39 @@ def test_plan_shows_ranges_and_files_without_side_effects(kafka, tmp_path, capsy
         "%s+0+%010d.json" % (topic, o) for o in (0, 4, 8)]
 
 
-def test_reset_is_refused_for_a_sink_that_keeps_its_own_offsets(kafka, tmp_path, capsys):
+def test_reset_is_refused_for_sinks_whose_own_offsets_say_where_a_run_starts(kafka, tmp_path, capsys):
     topic = kafka.topic(partitions=1)
-    raw = {"name": "mirror-" + topic, "connector.class": "kafka", "topics": topic,
+    mirror = {"name": "mirror-" + topic, "connector.class": "kafka", "topics": topic,
+              "producer.override.bootstrap.servers": "dr-kafka:9092"}
+    table = {"name": "rows-" + topic, "connector.class": "io.confluent.connect.jdbc.JdbcSinkConnector",
+             "topics": topic, "connection.url": "jdbc:sqlite:%s" % (tmp_path / "db.sqlite"),
+             "auto.create": "true"}
+    for raw, where in ((mirror, "the compacted topic beamconnect-offsets on dr-kafka:9092"),
+                       (table, "the table __beamconnect_offsets of sqlite database")):
+        config = write_config(tmp_path / "c.json", raw)
+        assert main(["offsets", "reset", str(config), "--bootstrap-servers", kafka.servers,
+                     "--to-earliest", "--execute"]) == 1
+        err = " ".join(capsys.readouterr().err.split())
+        assert ("connector %r (connector.class=%s) keeps its own offsets in the system it writes to "
+                "(%s" % (raw["name"], raw["connector.class"], where)) in err, err
+        assert "resetting the group would change nothing" in err
+
+
+def test_the_kafka_sink_on_its_source_cluster_resets_like_the_group(kafka, tmp_path, capsys):
+    """Its transactions commit the group's offsets: a reset moves where its next run starts."""
+    topic = kafka.topic(partitions=1)
+    kafka.produce(topic, [(None, b"x%d" % i) for i in range(5)], partition=0)
+    raw = {"name": "copy-" + topic, "connector.class": "kafka", "topics": topic,
+           "key.converter": "ByteArrayConverter", "value.converter": "ByteArrayConverter",
            "transforms": "r", "transforms.r.type": "org.apache.kafka.connect.transforms.RegexRouter",
            "transforms.r.regex": "(.*)", "transforms.r.replacement": "$1-copy"}
-    config = write_config(tmp_path / "k.json", raw)
-    assert main(["offsets", "reset", str(config), "--bootstrap-servers", kafka.servers,
-                 "--to-earliest", "--execute"]) == 1
-    err = " ".join(capsys.readouterr().err.split())
-    assert ("connector 'mirror-%s' (connector.class=kafka) keeps its own offsets in the system it "
-            "writes to" % topic) in err
-    assert "resetting the group would change nothing" in err
+    kafka.admin.create_topics([NewTopic(topic + "-copy", 1, 1)])[topic + "-copy"].result()
+    config = str(write_config(tmp_path / "k.json", raw))
+    assert main(["run", config, "--bootstrap-servers", kafka.servers]) == 0
+    assert kafka.committed("connect-copy-" + topic, topic, 1) == {0: 5}
+    assert main(["offsets", "reset", config, "--bootstrap-servers", kafka.servers, "--to-offset",
+                 "2", "--execute"]) == 0
+    assert kafka.committed("connect-copy-" + topic, topic, 1) == {0: 2}
+    capsys.readouterr()
+    assert main(["plan", config, "--bootstrap-servers", kafka.servers]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[:6] == [topic, "0", "2", "2", "5", "3"]
