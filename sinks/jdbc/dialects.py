@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import logging
+import math
 import os
 import re
 import tempfile
@@ -74,8 +75,32 @@ class Dialect:
         return "DECIMAL"
 
     def column_ddl(self, column: Column) -> str:
-        return "%s %s%s" % (self.quote(column.name), self.column_type(column),
-                            "" if column.optional else " NOT NULL")
+        default = self.default_literal(column)
+        return "%s %s%s%s" % (self.quote(column.name), self.column_type(column),
+                              "" if default is None else " DEFAULT " + default,
+                              "" if column.optional else " NOT NULL")
+
+    def default_literal(self, column: Column) -> Optional[str]:
+        """The column's default as SQL, as Confluent's JDBC sink writes it in CREATE TABLE and ALTER
+        TABLE ADD (so rows that were there before a column was added get its default); None for no
+        default, or one of a kind written without (bytes, JSON, dates and times)."""
+        value, kind = column.default, column.kind
+        if value is None:
+            return None
+        if kind == "boolean":
+            return "TRUE" if value else "FALSE"
+        if kind in ("int8", "int16", "int32", "int64"):
+            return str(int(value))
+        if kind in ("float32", "float64"):
+            return repr(float(value)) if math.isfinite(float(value)) else None
+        if kind == "decimal":
+            return str(value)
+        if kind == "string":
+            return self.string_literal(str(value))
+        return None
+
+    def string_literal(self, text: str) -> str:
+        return "'%s'" % text.replace("'", "''")
 
     def create_table(self, table: str, columns: Sequence[Column], keys: Sequence[str]) -> str:
         parts = [self.column_ddl(c) for c in columns]
@@ -256,6 +281,14 @@ class MySqlDialect(Dialect):
 
     def decimal_type(self, scale: int) -> str:
         return "DECIMAL(65, %d)" % min(scale, 30)
+
+    def default_literal(self, column: Column) -> Optional[str]:
+        if column.kind == "string" and not column.key:  # TEXT takes no literal DEFAULT in MySQL
+            return None
+        return super().default_literal(column)
+
+    def string_literal(self, text: str) -> str:
+        return "'%s'" % text.replace("\\", "\\\\").replace("'", "''")
 
     def create_table(self, table, columns, keys) -> str:
         return super().create_table(table, columns, keys) + " DEFAULT CHARSET=utf8mb4"

@@ -43,6 +43,8 @@ class Column:
       optional: Whether it may be null.
       scale: Decimal scale.
       key: Whether it is part of the primary key.
+      default: The Connect schema's default value (as ``pa.array`` takes it), or None; the column
+        gets it as its SQL ``DEFAULT`` where the dialect can write it (see ``Dialect.default_literal``).
     """
 
     name: str
@@ -50,6 +52,7 @@ class Column:
     optional: bool = True
     scale: int = 0
     key: bool = False
+    default: Any = None
 
 
 def kind_of(field: pa.Field) -> Optional[str]:
@@ -84,7 +87,9 @@ def kind_of(field: pa.Field) -> Optional[str]:
 
 def _column(field: pa.Field, key: bool = False) -> Column:
     scale = field.type.scale if pa.types.is_decimal(field.type) else 0
-    return Column(field.name, kind_of(field), field.nullable and not key, scale, key)
+    info = schema_info(field)
+    return Column(field.name, kind_of(field), field.nullable and not key, scale, key,
+                  info.default if info.has_default else None)
 
 
 @dataclasses.dataclass

@@ -85,7 +85,7 @@ def _unify_structs(earlier: pa.StructType, here: pa.StructType) -> pa.StructType
             fields.append(field.with_nullable(True))
         else:
             fields.append(_unify_field(field, other, field.name))
-    fields.extend(f.with_nullable(True) for f in here_fields.values())
+    fields.extend(f.with_nullable(True) for f in here_fields.values())  # metadata (defaults) kept
     return pa.struct(fields)
 
 
@@ -95,7 +95,11 @@ def _unify_field(earlier: pa.Field, here: pa.Field, part: str) -> pa.Field:
     except TypeConflict as conflict:
         conflict.path.insert(0, part)
         raise
-    return pa.field(earlier.name, arrow_type, nullable=earlier.nullable or here.nullable)
+    # the Connect schema of the field (logical name, parameters, default) is kept: of the later one
+    # where both say something (its default applies to records that lack the field)
+    metadata = {**(earlier.metadata or {}), **(here.metadata or {})} or None
+    return pa.field(earlier.name, arrow_type, nullable=earlier.nullable or here.nullable,
+                    metadata=metadata)
 
 
 def _promote(earlier: pa.DataType, here: pa.DataType) -> pa.DataType:

