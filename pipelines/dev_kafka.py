@@ -12,12 +12,53 @@ Example::
 
     with LocalKafka(partitions=3) as kafka:
         producer = Producer({"bootstrap.servers": kafka.bootstrap_servers})
+
+A secured broker
+----------------
+
+``LocalKafka(security=BrokerSecurity(...))`` adds, next to the PLAINTEXT listener (kept for set-up: its
+``User:ANONYMOUS`` principal is a super user, so tests create topics and ACLs there), three listeners:
+SASL_SSL with SCRAM-SHA-512, SASL_SSL with PLAIN, and SSL with client certificates required (mTLS,
+``CN=<name>`` is ``User:<name>``). The ``StandardAuthorizer`` is on with
+``allow.everyone.if.no.acl.found=false``: a user other than ANONYMOUS may do only what an ACL allows.
+:attr:`LocalKafka.secured` gives the listeners' addresses and the CA, certificate and key paths
+(:mod:`pipelines.dev_certificates` makes them, PEM, in the broker's temporary directory).
+
+Traps, written down so nobody hits them twice:
+
+- Per-listener SASL settings are keyed by the *lower-case* listener name and the mechanism:
+  ``listener.name.sasl_scram.scram-sha-512.sasl.jaas.config``. With ``listener.name.SASL_SCRAM...`` the
+  broker exits at once with "Could not find a 'KafkaServer' or 'sasl_scram.KafkaServer' entry in the
+  JAAS configuration".
+- The controller listener and the broker's own requests to it come as ``User:ANONYMOUS`` over
+  PLAINTEXT, and the authorizer checks them too: unless ANONYMOUS is a super user, the broker's
+  registration with its own controller is refused ("needs CLUSTER_ACTION permission", in server.log
+  only) and the broker never answers clients: start() times out rather than fails.
+- SCRAM credentials are metadata records: ``alter_user_scram_credentials`` returns once the controller
+  took them, and the broker applies them from the metadata log after that, so :meth:`LocalKafka.start`
+  waits until each SCRAM user can log in before it returns. Kafka refuses fewer than 4096 iterations;
+  8192 are used.
+- A PEM key store takes an unencrypted PKCS#8 key with *no* ``ssl.key.password`` and refuses any
+  ``ssl.keystore.password``; a PEM trust store refuses ``ssl.truststore.password``.
+- librdkafka checks the broker's host name by default, against the *IP address* in
+  ``bootstrap.servers``, so the broker certificate carries ``IP:127.0.0.1`` as a subject alternative
+  name next to ``DNS:localhost``.
+- Java renders a certificate's subject as ``CN=carol`` (RFC 2253); ``ssl.principal.mapping.rules`` match
+  that string, and without a rule the principal is ``User:CN=carol``.
+
+What a client without an ACL sees from this broker (the connector's errors name the ACL for each):
+a topic it may not DESCRIBE is left out of a full metadata answer (it looks missing; asked for by name
+it is ``TOPIC_AUTHORIZATION_FAILED``); a consumer's ``committed()`` on a group it may not READ times out
+and ``commit()`` waits "for coordinator" (only an AdminClient gets ``GROUP_AUTHORIZATION_FAILED``); an
+idempotent producer without WRITE on any topic fails fatally with ``CLUSTER_AUTHORIZATION_FAILED`` when
+it asks for its producer id.
 """
 
 from __future__ import annotations
 
 import atexit
 import base64
+import dataclasses
 import functools
 import logging
 import os
@@ -32,7 +73,7 @@ import tempfile
 import threading
 import time
 import uuid
-from typing import IO, Optional, Set
+from typing import IO, Dict, Mapping, Optional, Sequence, Set, Tuple
 from xml.sax.saxutils import quoteattr
 
 from common.errors import BeamConnectError, ConfigError
@@ -135,6 +176,61 @@ def _java_major_version(java: str) -> int:
     return int(match.group(2) or 0) if major == 1 else major  # "1.8.0_392" is Java 8.
 
 
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_SCRAM_ITERATIONS = 8192
+
+
+@dataclasses.dataclass(frozen=True)
+class BrokerSecurity:
+    """Who may log in to a secured :class:`LocalKafka`, on which listener.
+
+    Args:
+      scram_users: User name -> password, for the SASL_SSL listener with SCRAM-SHA-512.
+      plain_users: User name -> password, for the SASL_SSL listener with PLAIN.
+      certificate_users: Names to make client certificates for (subject ``CN=<name>``, principal
+        ``User:<name>``), for the SSL listener that requires one.
+    """
+
+    scram_users: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    plain_users: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    certificate_users: Sequence[str] = ()
+
+    def __post_init__(self):
+        for key, names in (("scram_users", self.scram_users), ("plain_users", self.plain_users),
+                           ("certificate_users", self.certificate_users)):
+            for user in names:
+                if not _NAME.fullmatch(user):
+                    raise ConfigError("%s must hold user names of letters, digits, '.', '_' and '-', "
+                                      "got %r" % (key, user))
+        for users in (self.scram_users, self.plain_users):
+            for user, password in users.items():
+                if not password:
+                    raise ConfigError("the password of user %r must not be empty" % (user,))
+
+    def __repr__(self) -> str:  # the passwords stay out of reprs (test ids, logs)
+        return "BrokerSecurity(scram_users=%r, plain_users=%r, certificate_users=%r)" % (
+            sorted(self.scram_users), sorted(self.plain_users), list(self.certificate_users))
+
+
+@dataclasses.dataclass(frozen=True)
+class SecuredListeners:
+    """Where a secured :class:`LocalKafka` listens, and the TLS files a client needs.
+
+    Attributes:
+      scram_servers: ``bootstrap.servers`` of the SASL_SSL listener with SCRAM-SHA-512.
+      plain_servers: ``bootstrap.servers`` of the SASL_SSL listener with PLAIN.
+      ssl_servers: ``bootstrap.servers`` of the SSL listener that requires a client certificate.
+      ca_location: The CA certificate (PEM) that signed the broker's and the clients' certificates.
+      certificates: Each certificate user's ``(certificate, key)`` PEM paths.
+    """
+
+    scram_servers: str
+    plain_servers: str
+    ssl_servers: str
+    ca_location: str
+    certificates: Mapping[str, Tuple[str, str]]
+
+
 class LocalKafka:
     """A single-node Kafka broker and controller on loopback, in a temporary directory.
 
@@ -144,9 +240,12 @@ class LocalKafka:
     Args:
       port: The client port on 127.0.0.1; a free one when None.
       partitions: ``num.partitions``, the partition count of topics created without one.
+      security: Adds the SASL_SSL and mTLS listeners and turns the authorizer on (see the module
+        docs); None keeps the single PLAINTEXT listener and no authorizer.
     """
 
-    def __init__(self, port: Optional[int] = None, partitions: int = 1):
+    def __init__(self, port: Optional[int] = None, partitions: int = 1,
+                 security: Optional[BrokerSecurity] = None):
         if port is not None and not 0 < port < 65536:
             raise ConfigError("port must be between 1 and 65535, got %r" % (port,))
         if partitions < 1:
@@ -157,6 +256,20 @@ class LocalKafka:
         self._workdir: Optional[pathlib.Path] = None
         self._process: Optional[subprocess.Popen] = None
         self._output: Optional[IO[bytes]] = None
+        self._security = security
+        self._secured: Optional[SecuredListeners] = None
+
+    @property
+    def security(self) -> Optional[BrokerSecurity]:
+        """The users this broker was made with (None: PLAINTEXT only, no authorizer)."""
+        return self._security
+
+    @property
+    def secured(self) -> SecuredListeners:
+        """The secured listeners and TLS files; only after :meth:`start` of a broker with ``security``."""
+        if self._secured is None:
+            raise BeamConnectError("the local Kafka broker was not started with security")
+        return self._secured
 
     @property
     def bootstrap_servers(self) -> str:
@@ -195,6 +308,8 @@ class LocalKafka:
         try:
             self._launch(java, libs)
             self._wait_ready(timeout)
+            if self._security is not None:
+                self._add_scram_users(timeout)
         except BaseException:
             self.stop()
             raise
@@ -213,6 +328,7 @@ class LocalKafka:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
         self._port = None
+        self._secured = None
         _RUNNING.discard(self)
 
     def pause(self) -> None:
@@ -239,16 +355,22 @@ class LocalKafka:
         self.stop()
 
     def _launch(self, java: str, libs: pathlib.Path) -> None:
+        extra = 3 if self._security is not None else 0
         if self._requested_port is not None:
             _check_port_free(self._requested_port)
-            port, controller_port = self._requested_port, free_ports(1, avoid=self._requested_port)[0]
+            port, controller_port, *secured_ports = [self._requested_port] + list(
+                free_ports(1 + extra, avoid=self._requested_port))
         else:
-            port, controller_port = free_ports(2)
+            port, controller_port, *secured_ports = free_ports(2 + extra)
         self._port = port
         self._workdir = workdir = pathlib.Path(tempfile.mkdtemp(prefix="beamconnect-kafka-"))
         _RUNNING.add(self)
+        security = {}
+        if self._security is not None:
+            security = self._secure(workdir, controller_port, secured_ports)
         properties = workdir / "server.properties"
-        properties.write_text(_server_properties(port, controller_port, workdir / "data", self._partitions))
+        properties.write_text(_server_properties(port, controller_port, workdir / "data", self._partitions,
+                                                 security))
         log4j = workdir / "log4j2.xml"
         log4j.write_text(_LOG4J2_XML.format(path=quoteattr(str(workdir / "server.log"))))
         class_path = ["-Dlog4j2.configurationFile=%s" % log4j, "-cp", str(libs / "*")]
@@ -262,6 +384,55 @@ class LocalKafka:
                                    % (formatted.returncode, _tail(formatted.stdout)))
 
         self._run_broker(java, libs)
+
+    def _secure(self, workdir: pathlib.Path, controller_port: int, ports: Sequence[int]) -> Dict[str, str]:
+        """Makes the TLS files and returns the broker settings of the secured listeners."""
+        from pipelines.dev_certificates import make_certificates
+
+        certificates = make_certificates(workdir / "tls", self._security.certificate_users)
+        scram, plain, mtls = ports
+        self._secured = SecuredListeners(
+            "127.0.0.1:%d" % scram, "127.0.0.1:%d" % plain, "127.0.0.1:%d" % mtls,
+            certificates.ca_location, dict(certificates.clients))
+        return _security_properties(self._port, controller_port, self._secured, certificates.server_keystore,
+                                    self._security.plain_users)
+
+    def _add_scram_users(self, timeout: float) -> None:
+        """Adds the SCRAM-SHA-512 credentials over PLAINTEXT and waits until each user can log in."""
+        from confluent_kafka import KafkaException
+        from confluent_kafka.admin import (AdminClient, ScramCredentialInfo, ScramMechanism,
+                                           UserScramCredentialUpsertion)
+
+        users = self._security.scram_users
+        if not users:
+            return
+        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
+        info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, _SCRAM_ITERATIONS)
+        futures = admin.alter_user_scram_credentials(
+            [UserScramCredentialUpsertion(user, info, password.encode("utf-8"))
+             for user, password in users.items()])
+        for user, future in futures.items():
+            try:
+                future.result()
+            except KafkaException as exc:
+                raise BeamConnectError("adding the SCRAM-SHA-512 credentials of user %r failed: %s"
+                                       % (user, exc.args[0].str())) from None
+        deadline = time.monotonic() + timeout
+        for user, password in users.items():
+            client = AdminClient({"bootstrap.servers": self._secured.scram_servers,
+                                  "security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512",
+                                  "sasl.username": user, "sasl.password": password,
+                                  "ssl.ca.location": self._secured.ca_location, "log_level": 0})
+            while True:
+                try:
+                    client.list_topics(timeout=2.0)
+                    break
+                except KafkaException:
+                    if time.monotonic() > deadline:
+                        raise BeamConnectError("SCRAM-SHA-512 user %r could not log in to %s within "
+                                               "%.0f s:\n%s" % (user, self._secured.scram_servers,
+                                                                 timeout, self._log_tail())) from None
+                    time.sleep(0.2)
 
     def _run_broker(self, java: str, libs: pathlib.Path) -> None:
         workdir = self._workdir
@@ -372,7 +543,8 @@ def _stop_all() -> None:
         kafka.stop()
 
 
-def _server_properties(port: int, controller_port: int, data: pathlib.Path, partitions: int) -> str:
+def _server_properties(port: int, controller_port: int, data: pathlib.Path, partitions: int,
+                       security: Optional[Mapping[str, str]] = None) -> str:
     settings = {
         "process.roles": "broker,controller",
         "node.id": "1",
@@ -397,8 +569,41 @@ def _server_properties(port: int, controller_port: int, data: pathlib.Path, part
         "share.coordinator.state.topic.replication.factor": "1",
         "share.coordinator.state.topic.min.isr": "1",
         "min.insync.replicas": "1",
+        **(security or {}),
     }
     return "".join("%s=%s\n" % (key, value.replace("\\", "\\\\")) for key, value in settings.items())
+
+
+def _security_properties(port: int, controller_port: int, listeners: SecuredListeners, keystore: str,
+                         plain_users: Mapping[str, str]) -> Dict[str, str]:
+    """The settings that add the SASL_SSL and SSL listeners and the authorizer (see the module docs)."""
+    addresses = {"SASL_SCRAM": listeners.scram_servers, "SASL_PLAIN": listeners.plain_servers,
+                 "MTLS": listeners.ssl_servers}
+    plain = "".join(' user_%s="%s"' % (user, password.replace("\\", "\\\\").replace('"', '\\"'))
+                    for user, password in plain_users.items())
+    advertised = ",".join(["PLAINTEXT://127.0.0.1:%d" % port]
+                          + ["%s://%s" % item for item in addresses.items()])
+    return {
+        "listeners": advertised + ",CONTROLLER://127.0.0.1:%d" % controller_port,
+        "advertised.listeners": advertised,
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SCRAM:SASL_SSL,"
+                                          "SASL_PLAIN:SASL_SSL,MTLS:SSL",
+        "listener.name.sasl_scram.sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "listener.name.sasl_scram.scram-sha-512.sasl.jaas.config":
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+        "listener.name.sasl_plain.sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.sasl_plain.plain.sasl.jaas.config":
+            "org.apache.kafka.common.security.plain.PlainLoginModule required%s;" % plain,
+        "listener.name.mtls.ssl.client.auth": "required",
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": keystore,
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": listeners.ca_location,
+        "ssl.principal.mapping.rules": "RULE:^CN=([A-Za-z0-9._-]+)$/$1/,DEFAULT",
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found": "false",
+        "super.users": "User:ANONYMOUS",
+    }
 
 
 def _cluster_id() -> str:
@@ -421,5 +626,6 @@ def _tail(text: str, lines: int = _LOG_TAIL_LINES) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
-__all__ = ["KAFKA_VERSION", "LocalKafka", "cache_dir", "ensure_kafka_jars", "java_executable",
+__all__ = ["KAFKA_VERSION", "BrokerSecurity", "LocalKafka", "SecuredListeners", "cache_dir",
+           "ensure_kafka_jars", "java_executable",
            "run_dev_kafka"]

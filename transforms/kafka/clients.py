@@ -15,6 +15,10 @@ would otherwise go straight to stderr) through Python logging, on this module's 
 Values of keys that may hold a secret (names containing ``password``, ``secret``, ``jaas`` or
 ``key``) never reach a log line or an error message: :func:`redacted` hides them in configs that are
 logged, :func:`scrubbed` in librdkafka's error texts.
+
+:func:`missing_acl` turns the broker's authorization failures (``TOPIC_AUTHORIZATION_FAILED``,
+``GROUP_AUTHORIZATION_FAILED``, ``CLUSTER_AUTHORIZATION_FAILED``, ``TRANSACTIONAL_ID_AUTHORIZATION_FAILED``)
+into the ACL to add, naming the operation, the resource and, as far as the config tells, the principal.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import re
 import threading
 import time
 from typing import Dict, Mapping, Tuple
+
+from confluent_kafka import KafkaError
 
 from common import secrets
 
@@ -114,3 +120,49 @@ class ClientLogger:
 def client_settings(config: Mapping[str, object]) -> dict:
     """``config`` with librdkafka's logs routed through a :class:`ClientLogger` (unless it sets one)."""
     return {"logger": ClientLogger(config), **config}
+
+
+#: The broker's authorization failures and the ACL resource type each one is about.
+AUTHORIZATION_FAILURES = {KafkaError.TOPIC_AUTHORIZATION_FAILED: "TOPIC",
+                          KafkaError.GROUP_AUTHORIZATION_FAILED: "GROUP",
+                          KafkaError.CLUSTER_AUTHORIZATION_FAILED: "CLUSTER",
+                          KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED: "TRANSACTIONAL_ID"}
+
+
+def principal(config: Mapping[str, object]) -> str:
+    """Who the broker sees a client with ``config`` as, as far as the config tells.
+
+    ``User:<sasl.username>`` for SASL PLAIN and SCRAM, the client certificate's principal for SSL (the
+    broker's ``ssl.principal.mapping.rules`` decide its name), ``User:ANONYMOUS`` for PLAINTEXT.
+    """
+    protocol = str(config.get("security.protocol", "plaintext")).upper()
+    if protocol.startswith("SASL") and config.get("sasl.username"):
+        return "User:%s" % config["sasl.username"]
+    if protocol == "SSL":
+        certificate = config.get("ssl.certificate.location")
+        return ("the principal of ssl.certificate.location=%s" % certificate if certificate
+                else "User:ANONYMOUS (no client certificate)")
+    if protocol == "PLAINTEXT":
+        return "User:ANONYMOUS"
+    return "this client's principal"
+
+
+def missing_acl(error: object, config: Mapping[str, object], operations: str, name: str,
+                resource_type: str = "") -> str:
+    """For an authorization failure, ``"; <principal> needs an ALLOW ACL for <operations> on
+    <RESOURCE> <name>"``; for any other error, ``""``.
+
+    Args:
+      error: A ``KafkaError`` (anything with ``code()``), or another object (no ACL text).
+      config: The client's librdkafka settings (for the principal).
+      operations: What the call needs, as Kafka's ACL operations: ``"READ"``, ``"WRITE and DESCRIBE"``.
+      name: The resource's name (topic, group, transactional id); unused for the cluster.
+      resource_type: The resource type when it is not the one the error code says.
+    """
+    code = getattr(error, "code", None)
+    kind = AUTHORIZATION_FAILURES.get(code()) if callable(code) else None
+    if kind is None:
+        return ""
+    resource = resource_type or kind
+    target = "the CLUSTER" if resource == "CLUSTER" else "%s %s" % (resource, name)
+    return "; %s needs an ALLOW ACL for %s on %s" % (principal(config), operations, target)

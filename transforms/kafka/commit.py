@@ -19,7 +19,8 @@ from confluent_kafka import KafkaException, TopicPartition
 from common import metrics
 from common.errors import BeamConnectError
 from common.logs import partition_fields
-from transforms.kafka.planning import PartitionPlan, group_consumer, retrying
+from transforms.kafka.clients import missing_acl
+from transforms.kafka.planning import PartitionPlan, group_consumer, group_denied, retrying
 from transforms.records import WriteResult
 
 _LOGGER = logging.getLogger(__name__)
@@ -42,14 +43,16 @@ class _CommitFn(beam.DoFn):
                 return
             result = retrying(lambda: consumer.commit(offsets=offsets, asynchronous=False), 60.0)
         except KafkaException as exc:
-            raise BeamConnectError("committing offsets for group.id=%s failed: %s"
-                                   % (self._config["group.id"], exc.args[0])) from exc
+            raise BeamConnectError("committing offsets for group.id=%s failed: %s%s"
+                                   % (self._config["group.id"], exc.args[0],
+                                      group_denied(self._config))) from exc
         finally:
             consumer.close()
         for tp in result:
             if tp.error is not None:
-                raise BeamConnectError("committing topic=%s partition=%d offset=%d failed: %s"
-                                       % (tp.topic, tp.partition, tp.offset, tp.error))
+                raise BeamConnectError("committing topic=%s partition=%d offset=%d failed: %s%s"
+                                       % (tp.topic, tp.partition, tp.offset, tp.error,
+                                          missing_acl(tp.error, self._config, "READ", tp.topic)))
         for plan in self._plans:
             end = ends[(plan.topic, plan.partition)]
             metrics.LIVE.commit(plan.topic, plan.partition, end)
@@ -107,10 +110,16 @@ class _CommitEachFn(beam.DoFn):
         if offset <= self._committed.get(key, -1):
             return
         tp = TopicPartition(written.topic, written.partition, offset)
-        result = retrying(lambda: self._consumer.commit(offsets=[tp], asynchronous=False), 60.0)
+        try:
+            result = retrying(lambda: self._consumer.commit(offsets=[tp], asynchronous=False), 60.0)
+        except KafkaException as exc:
+            raise BeamConnectError("committing topic=%s partition=%d offset=%d for group.id=%s failed: "
+                                   "%s%s" % (tp.topic, tp.partition, offset, self._config["group.id"],
+                                             exc.args[0], group_denied(self._config))) from exc
         if result[0].error is not None:
-            raise BeamConnectError("committing topic=%s partition=%d offset=%d failed: %s"
-                                   % (tp.topic, tp.partition, offset, result[0].error))
+            raise BeamConnectError("committing topic=%s partition=%d offset=%d failed: %s%s"
+                                   % (tp.topic, tp.partition, offset, result[0].error,
+                                      missing_acl(result[0].error, self._config, "READ", tp.topic)))
         self._committed[key] = offset
         _LOGGER.info("committed group.id=%s topic=%s partition=%d offset=%d", self._config["group.id"],
                      tp.topic, tp.partition, offset, extra=partition_fields(tp.topic, tp.partition, offset))

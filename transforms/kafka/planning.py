@@ -4,6 +4,11 @@ Start of each partition: the consumer group's committed offset, else ``auto.offs
 ``earliest`` / ``latest`` / timestamp. End: the latest offset at planning time (the last stable offset under
 ``isolation.level=read_committed``), or the first offset at or after ``until``. ``max_records`` caps the
 total planned offsets, shared fairly across partitions.
+
+On a cluster with an authorizer, a look-up the principal may not make fails naming the ACL to add
+(:func:`transforms.kafka.clients.missing_acl`): a named topic it may not DESCRIBE (which a full metadata
+answer leaves out, so it would look missing), offsets of a topic, the group's committed offsets
+(:func:`group_denied` asks an AdminClient, as a consumer only times out).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from confluent_kafka import Consumer, IsolationLevel, KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from common.errors import BeamConnectError
-from transforms.kafka.clients import client_settings
+from transforms.kafka.clients import client_settings, missing_acl
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -86,6 +91,8 @@ class Planner:
                 % (self._servers, self._timeout, exc.args[0])) from exc
         found = {name: len(t.partitions) for name, t in metadata.topics.items() if t.error is None}
         missing = [n for n in names if n not in found]
+        for name in missing:  # the broker lists only the topics a principal may DESCRIBE
+            self._check_described(name)
         if missing:
             raise BeamConnectError("topic %r does not exist on bootstrap.servers=%s (topics: %s)" % (
                 missing[0], self._servers, ", ".join(sorted(t for t in found if not t.startswith("__")))
@@ -95,6 +102,18 @@ class Planner:
             pattern = re.compile(regex)
             selected.update({n: c for n, c in found.items() if pattern.fullmatch(n)})
         return dict(sorted(selected.items()))
+
+    def _check_described(self, name: str) -> None:
+        """Raises if the broker refuses to describe topic ``name`` to this principal."""
+        try:
+            error = self._admin.list_topics(topic=name, timeout=self._timeout).topics[name].error
+        except (KafkaException, KeyError):
+            return
+        acl = missing_acl(error, self._config, "READ and DESCRIBE", name)
+        if acl:
+            raise BeamConnectError("topic %r on bootstrap.servers=%s is not authorized (%s)%s (Kafka "
+                                   "does not tell a principal without DESCRIBE whether the topic exists)"
+                                   % (name, self._servers, error.name(), acl))
 
     def plan(self, topics: Mapping[str, int], *, start: StartPolicy = "committed",
              until: Optional[datetime.datetime] = None, reset: str = "earliest",
@@ -159,8 +178,10 @@ class Planner:
                 result[(tp.topic, tp.partition)] = future.result().offset
             except KafkaException as exc:
                 raise BeamConnectError("could not list offsets of topic=%s partition=%d on "
-                                       "bootstrap.servers=%s: %s"
-                                       % (tp.topic, tp.partition, self._servers, exc.args[0])) from exc
+                                       "bootstrap.servers=%s: %s%s"
+                                       % (tp.topic, tp.partition, self._servers, exc.args[0],
+                                          missing_acl(exc.args[0], self._config, "DESCRIBE",
+                                                      tp.topic))) from exc
         return result
 
     def committed(self, tps) -> dict:
@@ -170,11 +191,34 @@ class Planner:
             offsets = retrying(lambda: consumer.committed([TopicPartition(t, p) for t, p in tps],
                                                           timeout=self._timeout), self._timeout)
         except KafkaException as exc:
-            raise BeamConnectError("could not read committed offsets of group.id=%s: %s"
-                                   % (self._config.get("group.id"), exc.args[0])) from exc
+            raise BeamConnectError("could not read committed offsets of group.id=%s: %s%s"
+                                   % (self._config.get("group.id"), exc.args[0],
+                                      group_denied(self._config, self._timeout))) from exc
         finally:
             consumer.close()
         return {(tp.topic, tp.partition): tp.offset for tp in offsets if tp.offset >= 0}
+
+
+def group_denied(consumer_config: Mapping[str, str], timeout: float = 10.0) -> str:
+    """``missing_acl``'s text when the broker refuses this principal the group ``group.id``, else "".
+
+    A consumer whose principal may not use the group never finds its coordinator: ``committed()``
+    times out and ``commit()`` waits "for coordinator", naming no ACL. An AdminClient's
+    ``list_consumer_group_offsets`` gets ``GROUP_AUTHORIZATION_FAILED`` back, so a failed call asks it why.
+    """
+    from confluent_kafka import ConsumerGroupTopicPartitions
+
+    group = consumer_config["group.id"]
+    admin = AdminClient(client_settings({**admin_config(consumer_config), "log_level": 0}))
+    try:
+        futures = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)],
+                                                    request_timeout=timeout)
+        for future in futures.values():
+            future.result()
+    except KafkaException as exc:
+        acl = missing_acl(exc.args[0], consumer_config, "READ", group)
+        return " (%s)%s" % (exc.args[0].name(), acl) if acl else ""
+    return ""
 
 
 _COORDINATOR_BUSY = (KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,

@@ -28,7 +28,8 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from common.errors import BeamConnectError, RetriableError
-from transforms.kafka.clients import client_settings, redacted, scrubbed  # noqa: F401 (re-exported)
+from transforms.kafka.clients import (client_settings, missing_acl, redacted,  # noqa: F401 (re-exported)
+                                      scrubbed)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -157,7 +158,10 @@ def produce_all(producer: Producer, topic: str, records: Iterable[ProducerRecord
                 raise _error(exc.args[0], topic, len(records), config) from None
         producer.poll(0)
 
-    remaining = _flush(producer, timeout)
+    try:
+        remaining = _flush(producer, timeout)
+    except KafkaException as exc:  # a fatal error (a producer id refused) raised out of flush()
+        raise _error(exc.args[0], topic, len(records), config) from None
     if remaining:
         producer.purge(in_queue=True, in_flight=False)
         producer.flush(0)
@@ -278,6 +282,11 @@ def transaction_error(exc: KafkaException, what: str,
     if not isinstance(error, KafkaError):
         return BeamConnectError("%s failed: %s" % (what, scrubbed(str(exc), config or {})))
     reason = scrubbed("%s (%s)" % (error.str(), error.name()), config or {})
+    if error.code() == KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+        reason += missing_acl(error, config or {}, "WRITE and DESCRIBE",
+                              (config or {}).get("transactional.id", "?"))
+    elif error.code() == KafkaError.CLUSTER_AUTHORIZATION_FAILED:
+        reason += missing_acl(error, config or {}, "IDEMPOTENT_WRITE", "")
     if error.fatal():
         if error.code() in (KafkaError._FENCED, KafkaError.PRODUCER_FENCED,
                             KafkaError.INVALID_PRODUCER_EPOCH):
@@ -355,9 +364,9 @@ def ensure_topic(client_config: Mapping[str, str], name: str, partitions: int,
         if isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
             return False  # made by another worker meanwhile
         raise BeamConnectError(
-            "could not create topic %s (partitions=%d, replication.factor=%d) on bootstrap.servers=%s: %s"
-            % (name, partitions, replication_factor, servers,
-               scrubbed(_reason(exc), client_config))) from None
+            "could not create topic %s (partitions=%d, replication.factor=%d) on bootstrap.servers=%s: %s%s"
+            % (name, partitions, replication_factor, servers, scrubbed(_reason(exc), client_config),
+               missing_acl(error, client_config, "DESCRIBE (and CREATE, to create it)", name))) from None
     _LOGGER.info("created topic %s (partitions=%d, replication.factor=%d)", name, partitions,
                  replication_factor)
     return True
@@ -382,12 +391,24 @@ def _retriable(error: KafkaError) -> bool:
 
 def _error(error: KafkaError, topic: str, count: int,
            config: Optional[Mapping[str, str]]) -> BeamConnectError:
-    reason = scrubbed("%s (%s)" % (error.str(), error.name()), config or {})
+    reason = scrubbed("%s (%s)" % (error.str(), error.name()), config or {}) + _denied(error, topic,
+                                                                                      config)
     if _retriable(error):
         return RetriableError("producing %d records to topic %s failed: %s" % (count, topic, reason))
     if error.fatal():
         reason += "; the producer cannot produce again"
     return BeamConnectError("producing %d records to topic %s failed: %s" % (count, topic, reason))
+
+
+def _denied(error: KafkaError, topic: str, config: Optional[Mapping[str, str]]) -> str:
+    """The ACL a producer to ``topic`` lacks, for an authorization failure (else "")."""
+    config = config or {}
+    if error.code() == KafkaError.CLUSTER_AUTHORIZATION_FAILED:  # InitProducerId of an idempotent producer
+        return missing_acl(error, config, "WRITE", topic, "TOPIC") + (
+            " (an idempotent producer's id needs WRITE on a topic, or IDEMPOTENT_WRITE on the CLUSTER)")
+    if error.code() == KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+        return missing_acl(error, config, "WRITE and DESCRIBE", config.get("transactional.id", "?"))
+    return missing_acl(error, config, "WRITE and DESCRIBE", topic)
 
 
 def _reason(exc) -> str:
@@ -401,9 +422,17 @@ def _flush(producer: Producer, timeout: Optional[float]) -> int:
     """Flushes until every queued record is acknowledged or ``timeout`` seconds passed (None: no
     limit); returns how many are still unacknowledged."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    remaining = producer.flush(_slice(deadline))
-    while remaining and (deadline is None or time.monotonic() < deadline):
+    try:
         remaining = producer.flush(_slice(deadline))
+        while remaining and (deadline is None or time.monotonic() < deadline):
+            remaining = producer.flush(_slice(deadline))
+    except SystemError as exc:
+        # confluent-kafka raises a fatal error (a refused producer id, say) from within flush() and
+        # then runs the delivery callbacks with that exception still set, which Python turns into a
+        # SystemError caused by it: the fatal error is the one to report.
+        if isinstance(exc.__cause__, KafkaException):
+            raise exc.__cause__ from None
+        raise
     return remaining
 
 

@@ -33,7 +33,7 @@ from common import metrics
 from common.errors import BeamConnectError
 from common.logs import partition_fields
 from transforms.kafka import progress
-from transforms.kafka.clients import client_settings
+from transforms.kafka.clients import client_settings, missing_acl
 from transforms.kafka.planning import PartitionPlan
 from transforms.kafka.restriction import PartitionRange, PartitionRangeTracker
 from transforms.kafka.rotation import Schedule, now_ms
@@ -195,7 +195,7 @@ class _ReadPartitionFn(beam.DoFn):
                                                            tracker.current_restriction().stop - 1))
                 continue
             last_progress = time.monotonic()
-            messages, eof = _split_errors(messages, topic, partition)
+            messages, eof = _split_errors(messages, topic, partition, self._config)
             if eof is not None:
                 position = max(position, eof)
             if not messages:
@@ -326,7 +326,7 @@ class _Buffer:
         return bundle
 
 
-def _split_errors(messages, topic, partition):
+def _split_errors(messages, topic, partition, config=None):
     """Separates records from events; returns (records, offset of a partition EOF or None)."""
     if not any(map(_ERROR, messages)):
         return messages, None
@@ -339,7 +339,8 @@ def _split_errors(messages, topic, partition):
             if m.partition() == partition and m.topic() == topic:
                 eof = m.offset()
         else:
-            raise BeamConnectError("reading topic=%s partition=%d failed: %s" % (topic, partition, err))
+            raise BeamConnectError("reading topic=%s partition=%d failed: %s%s" % (
+                topic, partition, err, missing_acl(err, config or {}, "READ", topic)))
     return records, eof
 
 

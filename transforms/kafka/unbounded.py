@@ -122,7 +122,7 @@ class _StreamPartitionFn(beam.DoFn):
         key = (task.scope, topic, partition)
         while True:
             messages = consumer.consume(num_messages=FETCH_BATCH, timeout=0.2)
-            messages, eof = _split_errors(messages, topic, partition)
+            messages, eof = _split_errors(messages, topic, partition, self._config)
             messages = [m for m in messages if m.partition() == partition and m.topic() == topic]
             now = now_ms()
             if not messages:
