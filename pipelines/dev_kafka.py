@@ -83,7 +83,10 @@ from pipelines.processes import accepts_connections, die_with_parent, free_ports
 _LOGGER = logging.getLogger(__name__)
 
 KAFKA_VERSION = "4.4.0"
-"""The Apache Kafka release the local broker runs (``org.apache.kafka:kafka_2.13``)."""
+"""The Apache Kafka release the local broker runs by default (``org.apache.kafka:kafka_2.13``)."""
+
+SUPPORTED_VERSIONS = ("3.9.1", KAFKA_VERSION)
+"""Broker releases the suite runs connectors against (KRaft mode): the last 3.x and the newest 4.x."""
 
 _LOG4J_VERSION = "2.24.3"
 _MIN_JAVA = 17
@@ -92,6 +95,10 @@ _LOG_TAIL_LINES = 40
 
 # Kafka's jars depend on slf4j-api 1.7.x, so the log4j binding must be the slf4j 1.x one
 # (log4j-slf4j-impl); with log4j-slf4j2-impl slf4j 1.7 finds no binding and the broker logs nothing.
+def _artifacts(version: str) -> list:
+    return [("org.apache.kafka", "kafka_2.13", version)] + _ARTIFACTS[1:]
+
+
 _ARTIFACTS = [("org.apache.kafka", "kafka_2.13", KAFKA_VERSION),
               ("org.apache.logging.log4j", "log4j-slf4j-impl", _LOG4J_VERSION),
               ("org.apache.logging.log4j", "log4j-core", _LOG4J_VERSION)]
@@ -114,14 +121,14 @@ _SETUP_HINT = ("Java {java}+ and Maven are required to run a local Kafka broker;
                "README.md installs them.").format(java=_MIN_JAVA)
 
 
-def ensure_kafka_jars() -> pathlib.Path:
+def ensure_kafka_jars(version: str = KAFKA_VERSION) -> pathlib.Path:
     """Downloads the broker's jars unless already cached, and returns the directory holding them.
 
     Safe to call from several processes at once: one resolves with ``mvn`` under a file lock while the
     others wait. A download that was interrupted is started again from scratch.
 
     Returns:
-      ``<cache>/kafka-<KAFKA_VERSION>/libs``, for a ``-cp 'libs/*'`` class path.
+      ``<cache>/kafka-<version>/libs``, for a ``-cp 'libs/*'`` class path.
 
     Raises:
       BeamConnectError: Java 17+ or Maven is missing, or Maven failed to resolve the jars.
@@ -132,14 +139,19 @@ def ensure_kafka_jars() -> pathlib.Path:
 
     def make(home: pathlib.Path) -> str:
         libs = home / "libs"
-        _LOGGER.info("Downloading Apache Kafka %s jars from Maven Central into %s", KAFKA_VERSION, libs)
-        count = maven_jars(_ARTIFACTS, libs, "org.apache.kafka:kafka_2.13:%s" % KAFKA_VERSION)
-        if not (libs / ("kafka_2.13-%s.jar" % KAFKA_VERSION)).is_file():
+        _LOGGER.info("Downloading Apache Kafka %s jars from Maven Central into %s", version, libs)
+        count = maven_jars(_artifacts(version), libs, "org.apache.kafka:kafka_2.13:%s" % version)
+        if not (libs / ("kafka_2.13-%s.jar" % version)).is_file():
             raise BeamConnectError("mvn finished but kafka_2.13-%s.jar is missing from %s"
-                                   % (KAFKA_VERSION, libs))
-        return "kafka_2.13 %s, %d jars" % (KAFKA_VERSION, count)
+                                   % (version, libs))
+        return "kafka_2.13 %s, %d jars" % (version, count)
 
-    return cached("kafka-%s" % KAFKA_VERSION, make) / "libs"
+    return cached("kafka-%s" % version, make) / "libs"
+
+
+def ensure_kafka_3_9_jars() -> pathlib.Path:
+    """The jars of the 3.x release of :data:`SUPPORTED_VERSIONS` (for the version matrix's tests)."""
+    return ensure_kafka_jars(SUPPORTED_VERSIONS[0])
 
 
 def java_executable() -> str:
@@ -242,10 +254,11 @@ class LocalKafka:
       partitions: ``num.partitions``, the partition count of topics created without one.
       security: Adds the SASL_SSL and mTLS listeners and turns the authorizer on (see the module
         docs); None keeps the single PLAINTEXT listener and no authorizer.
+      version: The Apache Kafka release (see :data:`SUPPORTED_VERSIONS`); its jars are fetched once.
     """
 
     def __init__(self, port: Optional[int] = None, partitions: int = 1,
-                 security: Optional[BrokerSecurity] = None):
+                 security: Optional[BrokerSecurity] = None, version: str = KAFKA_VERSION):
         if port is not None and not 0 < port < 65536:
             raise ConfigError("port must be between 1 and 65535, got %r" % (port,))
         if partitions < 1:
@@ -258,6 +271,7 @@ class LocalKafka:
         self._output: Optional[IO[bytes]] = None
         self._security = security
         self._secured: Optional[SecuredListeners] = None
+        self.version = version
 
     @property
     def security(self) -> Optional[BrokerSecurity]:
@@ -303,7 +317,7 @@ class LocalKafka:
         """
         if self._process is not None:
             raise BeamConnectError("the local Kafka broker is already running on %s" % self.bootstrap_servers)
-        libs = ensure_kafka_jars()
+        libs = ensure_kafka_jars(self.version)
         java = java_executable()
         try:
             self._launch(java, libs)
@@ -344,7 +358,7 @@ class LocalKafka:
         if self._workdir is None:
             raise BeamConnectError("the local Kafka broker was never started")
         if self._process is None:
-            self._run_broker(java_executable(), ensure_kafka_jars())
+            self._run_broker(java_executable(), ensure_kafka_jars(self.version))
             self._wait_ready(timeout)
         return self
 
@@ -445,7 +459,7 @@ class LocalKafka:
             cwd=workdir, stdin=subprocess.DEVNULL, stdout=self._output, stderr=subprocess.STDOUT,
             start_new_session=True, preexec_fn=die_with_parent)
         _LOGGER.info("Started Apache Kafka %s (pid %d) on 127.0.0.1:%d, directory %s",
-                     KAFKA_VERSION, self._process.pid, self._port, workdir)
+                     self.version, self._process.pid, self._port, workdir)
 
     def _wait_ready(self, timeout: float) -> None:
         from confluent_kafka import KafkaException
@@ -626,6 +640,6 @@ def _tail(text: str, lines: int = _LOG_TAIL_LINES) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
-__all__ = ["KAFKA_VERSION", "BrokerSecurity", "LocalKafka", "SecuredListeners", "cache_dir",
+__all__ = ["KAFKA_VERSION", "SUPPORTED_VERSIONS", "BrokerSecurity", "LocalKafka", "SecuredListeners", "cache_dir",
            "ensure_kafka_jars", "java_executable",
            "run_dev_kafka"]

@@ -118,6 +118,23 @@ def kafka(kafka_bootstrap):
 
 
 @pytest.fixture(scope="session")
+def kafka_3_9():
+    """A broker of the last 3.x release (the version matrix); ``KAFKA_3_9_BOOTSTRAP_SERVERS`` names
+    a running one instead."""
+    servers = os.environ.get("KAFKA_3_9_BOOTSTRAP_SERVERS")
+    if servers:
+        yield KafkaHelper(servers)
+        return
+    from pipelines.dev_kafka import LocalKafka
+
+    broker = LocalKafka(version="3.9.1").start()
+    try:
+        yield KafkaHelper(broker.bootstrap_servers)
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
 def prism():
     """Beam's Prism runner binary, built from Beam's Go module on first use (``./dev`` builds it)."""
     from pipelines.dev_prism import ensure_prism

@@ -23,6 +23,7 @@ _LOGGER = logging.getLogger(__name__)
 #: Fixture name -> (module, function) that fetches or builds its server (idempotent, locked).
 PREPARATIONS = {
     "kafka_bootstrap": ("pipelines.dev_kafka", "ensure_kafka_jars"),
+    "kafka_3_9": ("pipelines.dev_kafka", "ensure_kafka_3_9_jars"),
     "prism": ("pipelines.dev_prism", "ensure_prism"),
     "activemq": ("tests.servers.activemq", "ensure_classic"),
     "artemis": ("tests.servers.activemq", "ensure_artemis"),
