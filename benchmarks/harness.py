@@ -89,3 +89,20 @@ def timed_alone(cmd: list, env: dict) -> tuple:
             raise SystemExit("%s failed:\n%s" % (cmd[:4], proc.stderr[-4000:]))
         wall, peak = report.read().split()
     return float(wall), int(peak) / 1024.0, proc.stdout
+
+
+class Registry:
+    """A Schema Registry: the one SCHEMA_REGISTRY_URL names, or the tests' local Apicurio Registry
+    (started on entry, stopped on exit)."""
+
+    def __enter__(self) -> "Registry":
+        from tests.servers.apicurio import URL_VARIABLE, LocalApicurio
+
+        self.url = os.environ.get(URL_VARIABLE, "").rstrip("/")
+        self._server = None if self.url else LocalApicurio().start(timeout=120.0)
+        self.url = self.url or self._server.url
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._server is not None:
+            self._server.stop()

@@ -115,22 +115,6 @@ def produce_avro(servers: str, topic: str, count: int, registry_url: str) -> Non
                      for i in range(count)))
 
 
-class _Registry:
-    """--avro: the Schema Registry SCHEMA_REGISTRY_URL names, or the tests' local Apicurio Registry."""
-
-    def __enter__(self) -> "_Registry":
-        from tests.servers.apicurio import URL_VARIABLE, LocalApicurio
-
-        self.url = os.environ.get(URL_VARIABLE, "").rstrip("/")
-        self._server = None if self.url else LocalApicurio().start(timeout=120.0)
-        self.url = self.url or self._server.url
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        if self._server is not None:
-            self._server.stop()
-
-
 def _check_written(out: str, expected: int) -> None:
     import pyarrow.parquet as pq
     written = sum(pq.ParquetFile(os.path.join(d, n)).metadata.num_rows
@@ -276,7 +260,7 @@ def main() -> int:
         bare_wall, bare_mem = min(bare)
 
         if args.avro:
-            registry = _Registry().__enter__()
+            registry = harness.Registry().__enter__()
             avro_topic = "bench-avro-%s" % uuid.uuid4().hex[:8]
             t0 = time.perf_counter()
             produce_avro(servers, avro_topic, args.records, registry.url)

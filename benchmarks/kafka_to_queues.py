@@ -5,6 +5,8 @@ times as whole processes, for each target:
   (a) a bare client publishing the same N payloads (each with its key and an id), generated in that
       process, with the guarantee the sink gives: nothing counts as sent before the broker confirmed it:
       - kafka: one confluent-kafka transactional producer, one transaction per ``flush.size`` records;
+      - kafka-avro: the same, each value serialized by confluent-kafka's AvroSerializer against a
+        Schema Registry (SCHEMA_REGISTRY_URL, else the tests' local Apicurio, started here);
       - rabbitmq: pika's SelectConnection on a channel in confirm mode, persistent messages with a
         message id, each batch of ``rabbitmq.publish.max.batch.size`` messages published and then
         every confirm awaited, into a durable queue;
@@ -26,6 +28,8 @@ times as whole processes, for each target:
       connector committed):
       - kafka: ``connector.class=kafka``, a RegexRouter to a new topic of the same cluster, one
         transaction per bundle holding its records and offsets;
+      - kafka-avro: the same reading the records as Avro (a topic of them written beforehand with
+        AvroSerializer, read with AvroConverter) and writing them with ``kafka.value.format=avro``;
       - the others: the sink of that name, ``flush.size`` offsets per bundle.
 Prints both rates in records/s, each process's peak memory (its maximum resident set, measured by a small
 parent of its own) and the ratio b/a (the project's target: 0.5).
@@ -56,7 +60,7 @@ FLUSH_SIZE = 10_000
 RABBIT_BATCH = 1_000
 #: The sinks' default batch sizes (MQTT and Redis have no key for it), which the bare clients use too.
 BATCH = 500
-TARGETS = ("kafka", "rabbitmq", "mqtt", "nats", "redis", "activemq", "activemq-stomp")
+TARGETS = ("kafka", "kafka-avro", "rabbitmq", "mqtt", "nats", "redis", "activemq", "activemq-stomp")
 BYTES = "org.apache.kafka.connect.converters.ByteArrayConverter"
 
 # The payloads both sides write: record i's key and JSON value (~200 bytes), the same in every process.
@@ -92,6 +96,24 @@ for i, (key, value) in enumerate(payloads(count), 1):
 producer.commit_transaction(60)
 print(count)
 """
+
+AVRO_SCHEMA = (
+    '{"type":"record","name":"Event","namespace":"bench","fields":[{"name":"id","type":"long"},'
+    '{"name":"user","type":"string"},{"name":"event","type":"string"},{"name":"amount","type":"double"},'
+    '{"name":"ts","type":"long"},{"name":"country","type":"string"},{"name":"agent","type":"string"},'
+    '{"name":"path","type":"string"}]}')
+
+# The bare Avro client: the JSON payloads parsed and serialized by AvroSerializer, then as BARE_KAFKA.
+BARE_KAFKA_AVRO = BARE_KAFKA.replace(
+    "servers, topic, count, flush = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])",
+    "servers, topic, count, flush = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])\n"
+    "import json\nfrom confluent_kafka.schema_registry import SchemaRegistryClient\n"
+    "from confluent_kafka.schema_registry.avro import AvroSerializer\n"
+    "from confluent_kafka.serialization import MessageField, SerializationContext\n"
+    "serialize = AvroSerializer(SchemaRegistryClient({'url': sys.argv[5]}), sys.argv[6])\n"
+    "context = SerializationContext(topic, MessageField.VALUE)").replace(
+    "producer.produce(topic, value, key, partition=i % 4)",
+    "producer.produce(topic, serialize(json.loads(value), context), key, partition=i % 4)")
 
 BARE_RABBITMQ = PAYLOADS + r"""
 import sys, pika
@@ -357,6 +379,42 @@ def bench_kafka(servers: str, topic: str, records: int, store: str, env: dict) -
     return bare, run
 
 
+def bench_kafka_avro(servers: str, topic: str, records: int, store: str, env: dict) -> tuple:
+    import json
+
+    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    source, bare_topic, sink_topic = topic + "-avro", topic + "-avro-bare", topic + "-avro-copy"
+    admin = AdminClient({"bootstrap.servers": servers})
+    for future in admin.create_topics([NewTopic(t, PARTITIONS, 1)  # harness.produce makes source
+                                       for t in (bare_topic, sink_topic)]).values():
+        future.result()
+    with harness.Registry() as registry:
+        serialize = AvroSerializer(SchemaRegistryClient({"url": registry.url}), AVRO_SCHEMA)
+        context = SerializationContext(source, MessageField.VALUE)
+        namespace: dict = {}
+        exec(PAYLOADS, namespace)
+        harness.produce(servers, source, PARTITIONS, (
+            (serialize(json.loads(value), context), i % PARTITIONS)
+            for i, (_, value) in enumerate(namespace["payloads"](records))))
+        bare = harness.timed_alone([sys.executable, "-c", BARE_KAFKA_AVRO, servers, bare_topic,
+                                    str(records), str(FLUSH_SIZE), registry.url, AVRO_SCHEMA], env)
+        run = _sink(store, servers, env, "bench-kafka-avro-" + topic, source, {
+            "connector.class": "kafka", "transforms": "route",
+            "value.converter": "io.confluent.connect.avro.AvroConverter",
+            "value.converter.schema.registry.url": registry.url,
+            "transforms.route.type": "org.apache.kafka.connect.transforms.RegexRouter",
+            "transforms.route.regex": "(.*)", "transforms.route.replacement": "$1-copy",
+            "kafka.value.format": "avro", "kafka.value.format.schema.registry.url": registry.url})
+    written = _topic_size(servers, sink_topic)
+    if written != records:
+        raise SystemExit("the Kafka sink wrote %d Avro records, expected %d" % (written, records))
+    return bare, run
+
+
 def bench_rabbitmq(servers: str, topic: str, records: int, store: str, env: dict) -> tuple:
     import pika
 
@@ -516,6 +574,7 @@ def report(kind: str, what: str, records: int, bare: tuple, run: tuple) -> None:
 #: target: (the bare client in the report, how to benchmark it).
 BENCHES = {
     "kafka": ("transactional producer", bench_kafka),
+    "kafka-avro": ("transactional producer with AvroSerializer", bench_kafka_avro),
     "rabbitmq": ("pika publisher with confirms", bench_rabbitmq),
     "mqtt": ("paho QoS 1 publisher", bench_mqtt),
     "nats": ("nats-py JetStream publisher", bench_nats),
