@@ -41,7 +41,7 @@ def test_steps_of_a_bounded_run(tmp_path):
     build_pipeline(pipeline, _config(tmp_path), PLANS)
 
     top = [label for label in _labels(pipeline) if label and "/" not in label]
-    assert top == ["ReadFromKafka", "ConvertRecords", "Write", "SettleWrites", "CommitOffsets"]
+    assert top == ["ReadFromKafka", "ConvertRecords", "MarkWrites", "Write", "SettleWrites", "CommitOffsets"]
 
 
 def test_transforms_get_their_own_step(tmp_path):
