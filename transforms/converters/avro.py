@@ -16,7 +16,7 @@ from transforms.converters.avro_data import AvroSchemaError, CompiledAvro, compi
 from transforms.converters.base import Conversion, Converter
 from transforms.converters.json_schemaless import build_array
 from transforms.converters.registry import (
-    REGISTRY_KEYS, RegistrySchemas, UnknownSchema, registry_client_config, split_header)
+    REGISTRY_KEYS, BatchSchemas, RegistrySchemas, UnknownSchema, registry_client_config, split_header)
 from transforms.converters.unify import TypeConflict, unify_types
 from transforms.schema import connect_field, schema_info, with_info
 
@@ -150,33 +150,16 @@ class AvroConverter(Converter):
 
         failures: list = []
         entries: list = []
-        schemas: dict = {}
+        schemas = BatchSchemas(self.registry, "Avro")
         own: dict = {}
-        unknown: dict = {}
         for index, raw in enumerate(data):
             if raw is None:
                 entries.append((index, None))
                 continue
-            schema_id, reason = split_header(raw)
-            if schema_id is None:
+            schema_id, compiled, reason = schemas.resolve(raw)
+            if compiled is None:
                 failures.append((index, reason))
                 continue
-            compiled = schemas.get(schema_id)
-            if compiled is None:
-                if schema_id in unknown:
-                    failures.append((index, unknown[schema_id]))
-                    continue
-                try:
-                    compiled = self.registry.get(schema_id)
-                except UnknownSchema as e:
-                    unknown[schema_id] = "Error retrieving Avro schema for id %d: %s" % (schema_id, e)
-                    failures.append((index, unknown[schema_id]))
-                    continue
-                if isinstance(compiled, str):
-                    unknown[schema_id] = "schema id %d: %s" % (schema_id, compiled)
-                    failures.append((index, unknown[schema_id]))
-                    continue
-                schemas[schema_id] = compiled
             try:
                 value = schemaless_reader(io.BytesIO(raw[5:]), compiled.reader_schema, None,
                                           return_named_type=True)
@@ -188,7 +171,7 @@ class AvroConverter(Converter):
                 continue
             entries.append((index, value))
             own[index] = schema_id
-        return self._assemble(entries, failures, schemas, own, len(data))
+        return self._assemble(entries, failures, schemas.found, own, len(data))
 
     def _assemble(self, entries: list, failures: list, schemas: dict, own: dict, total: int) -> Conversion:
         unified, rejected = pa.null(), {}

@@ -26,7 +26,7 @@ from transforms.converters.json_schema_data import (
     CompiledJson, JsonSchemaError, ValueMismatch, compile_json_schema)
 from transforms.converters.json_schemaless import build_array
 from transforms.converters.registry import (
-    REGISTRY_KEYS, RegistrySchemas, UnknownSchema, registry_client_config, split_header)
+    REGISTRY_KEYS, BatchSchemas, RegistrySchemas, registry_client_config)
 from transforms.converters.unify import TypeConflict, unify_types
 from transforms.schema import connect_field
 
@@ -135,33 +135,17 @@ class JsonSchemaConverter(Converter):
         failures: list = []
         by_id: dict = {}  # schema id -> [(index, payload bytes)]
         nulls: list = []
-        schemas: dict = {}
-        unknown: dict = {}
+        schemas = BatchSchemas(self.registry, "JSON")
         for index, raw in enumerate(data):
             if raw is None:
                 nulls.append(index)
                 continue
-            schema_id, reason = split_header(raw)
-            if schema_id is None:
+            schema_id, compiled, reason = schemas.resolve(raw)
+            if compiled is None:
                 failures.append((index, reason))
                 continue
-            if schema_id not in schemas:
-                if schema_id in unknown:
-                    failures.append((index, unknown[schema_id]))
-                    continue
-                try:
-                    compiled = self.registry.get(schema_id)
-                except UnknownSchema as e:
-                    unknown[schema_id] = "Error retrieving JSON schema for id %d: %s" % (schema_id, e)
-                    failures.append((index, unknown[schema_id]))
-                    continue
-                if isinstance(compiled, str):
-                    unknown[schema_id] = "schema id %d: %s" % (schema_id, compiled)
-                    failures.append((index, unknown[schema_id]))
-                    continue
-                schemas[schema_id] = compiled
             by_id.setdefault(schema_id, []).append((index, raw))
-        return self._assemble(by_id, schemas, nulls, failures, len(data))
+        return self._assemble(by_id, schemas.found, nulls, failures, len(data))
 
     def _assemble(self, by_id: dict, schemas: dict, nulls: list, failures: list, total: int) -> Conversion:
         unified, rejected = pa.null(), set()

@@ -42,7 +42,7 @@ from transforms.converters.json_schemaless import build_array
 from transforms.converters.protobuf_data import (
     CompiledProtobuf, ProtobufOptions, ProtobufSchemaError, compile_message)
 from transforms.converters.registry import (
-    HEADER_SIZE, REGISTRY_KEYS, RegistrySchemas, UnknownSchema, registry_client_config, split_header)
+    HEADER_SIZE, REGISTRY_KEYS, BatchSchemas, RegistrySchemas, registry_client_config)
 from transforms.converters.unify import TypeConflict, unify_types
 from transforms.schema import connect_field
 
@@ -132,27 +132,14 @@ class ProtobufConverter(Converter):
         entries: list = []
         kinds: Dict[tuple, CompiledProtobuf] = {}
         own: Dict[int, tuple] = {}
-        unknown: Dict[int, str] = {}
+        schemas = BatchSchemas(self.registry, "Protobuf")
         for index, raw in enumerate(data):
             if raw is None:
                 entries.append((index, None))
                 continue
-            schema_id, reason = split_header(raw)
-            if schema_id is None:
+            schema_id, compiled, reason = schemas.resolve(raw)
+            if compiled is None:
                 failures.append((index, reason))
-                continue
-            if schema_id in unknown:
-                failures.append((index, unknown[schema_id]))
-                continue
-            try:
-                compiled = self.registry.get(schema_id)
-            except UnknownSchema as e:
-                unknown[schema_id] = "Error retrieving Protobuf schema for id %d: %s" % (schema_id, e)
-                failures.append((index, unknown[schema_id]))
-                continue
-            if isinstance(compiled, str):
-                unknown[schema_id] = "schema id %d: %s" % (schema_id, compiled)
-                failures.append((index, unknown[schema_id]))
                 continue
             indexes, start, reason = read_message_indexes(raw, HEADER_SIZE)
             if indexes is None:

@@ -218,6 +218,47 @@ def split_header(raw: bytes) -> Tuple[Optional[int], str]:
     return int.from_bytes(raw[1:HEADER_SIZE], "big"), ""
 
 
+class BatchSchemas:
+    """Within one batch: the compiled schema of each record's writer's schema id, or why it has none.
+
+    Every registry converter resolves records the same way: the header gives the id, an id the
+    registry does not know (or whose schema does not compile) fails each of its records with one
+    reason, asked for once per batch.
+
+    Args:
+      registry: The converter's :class:`RegistrySchemas`.
+      what: The format as named in errors (``Avro``, ``Protobuf``, ``JSON``).
+    """
+
+    def __init__(self, registry: "RegistrySchemas", what: str):
+        self._registry = registry
+        self._what = what
+        self.found: dict = {}  # schema id -> compiled schema, in first-seen order
+        self._failed: dict = {}
+
+    def resolve(self, raw: bytes) -> Tuple[Optional[int], Any, str]:
+        """``(schema id, compiled schema, "")``, or ``(schema id or None, None, reason)``."""
+        schema_id, reason = split_header(raw)
+        if schema_id is None:
+            return None, None, reason
+        compiled = self.found.get(schema_id)
+        if compiled is not None:
+            return schema_id, compiled, ""
+        if schema_id not in self._failed:
+            try:
+                compiled = self._registry.get(schema_id)
+            except UnknownSchema as e:
+                self._failed[schema_id] = "Error retrieving %s schema for id %d: %s" % (
+                    self._what, schema_id, e)
+            else:
+                if isinstance(compiled, str):
+                    self._failed[schema_id] = "schema id %d: %s" % (schema_id, compiled)
+                else:
+                    self.found[schema_id] = compiled
+                    return schema_id, compiled, ""
+        return schema_id, None, self._failed[schema_id]
+
+
 class RegistrySchemas:
     """Schemas by id, fetched once and compiled by ``compile(schema_str, references)``.
 
