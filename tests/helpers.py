@@ -40,3 +40,22 @@ def run_cli(*args, timeout=300):
     """``python -m pipelines ARGS`` run to its end; returns the CompletedProcess."""
     return subprocess.run(cli_command(*args), cwd=ROOT, env=cli_env(), capture_output=True, text=True,
                           timeout=timeout)
+
+
+def read_messages(servers, topic, count, timeout=60.0):
+    """The first ``count`` messages of ``topic`` (fewer if none comes for ``timeout`` seconds)."""
+    from confluent_kafka import Consumer
+
+    consumer = Consumer({"bootstrap.servers": servers, "group.id": "read-%s" % topic,
+                         "auto.offset.reset": "earliest"})
+    consumer.subscribe([topic])
+    found = []
+    try:
+        for message in iter(lambda: consumer.poll(timeout), None):
+            if message.error() is None:
+                found.append(message)
+            if len(found) >= count:
+                break
+    finally:
+        consumer.close()
+    return found

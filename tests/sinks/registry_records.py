@@ -28,6 +28,7 @@ import urllib.parse
 
 import pytest
 
+from tests.helpers import read_messages
 from tests.servers.apicurio import open_registry
 from tests.servers.base import HOST
 
@@ -209,25 +210,6 @@ def primary_key(postgres, table: str) -> list:
         t='"%s"' % table)]
 
 
-def dead_letters(servers: str, topic: str, count: int, timeout: float = 60.0) -> list:
-    """The first ``count`` messages of ``topic`` (fewer if none comes for ``timeout`` seconds)."""
-    from confluent_kafka import Consumer
-
-    consumer = Consumer({"bootstrap.servers": servers, "group.id": "read-%s" % topic,
-                         "auto.offset.reset": "earliest"})
-    consumer.subscribe([topic])
-    found = []
-    try:
-        for message in iter(lambda: consumer.poll(timeout), None):
-            if message.error() is None:
-                found.append(message)
-            if len(found) >= count:
-                break
-    finally:
-        consumer.close()
-    return found
-
-
 def _context(topic: str, field: str):
     from confluent_kafka.serialization import MessageField, SerializationContext
 
@@ -291,7 +273,7 @@ def check_refused(servers: str, dlq: str, topic: str, values: list, at: tuple, f
     """The two records :func:`with_refused` put at ``at`` into ``topic`` (partition 0) are in the
     dead-letter topic ``dlq``, as they were read, with their coordinates, stage, converter class
     (``fmt``'s) and reason."""
-    letters = dead_letters(servers, dlq, 2)
+    letters = read_messages(servers, dlq, 2)
     assert [m.value() for m in letters] == [values[at[0]], values[at[1]]]
     for letter, offset, reason in zip(letters, at, (BAD_MAGIC_MESSAGE, UNKNOWN_ID_MESSAGES[fmt])):
         headers = dict(letter.headers())

@@ -12,29 +12,12 @@ import os
 import uuid
 
 import pyarrow.parquet as pq
-from confluent_kafka import Consumer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.json_schema import JSONSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from tests.helpers import run_cli
+from tests.helpers import read_messages, run_cli
 from tests.transforms.converters.json_schema_records import ALL_TYPES_TEXT, expected, record
-
-
-def _dead_letters(servers, topic, count, timeout=60.0):
-    consumer = Consumer({"bootstrap.servers": servers, "group.id": "read-%s" % topic,
-                         "auto.offset.reset": "earliest"})
-    consumer.subscribe([topic])
-    found = []
-    try:
-        for message in iter(lambda: consumer.poll(timeout), None):
-            if message.error() is None:
-                found.append(message)
-            if len(found) >= count:
-                break
-    finally:
-        consumer.close()
-    return found
 
 
 def test_json_schema_topic_lands_in_parquet_field_by_field(kafka, schema_registry, tmp_path):
@@ -76,7 +59,7 @@ def test_json_schema_topic_lands_in_parquet_field_by_field(kafka, schema_registr
     assert [f.name for f in schema.field("choice").type] == [
         "io.confluent.connect.json.OneOf.field.%d" % n for n in range(3)]
 
-    letters = _dead_letters(kafka.servers, dlq, 1)
+    letters = read_messages(kafka.servers, dlq, 1)
     assert [m.value() for m in letters] == [b"\x07not json schema"]
     headers = dict(letters[0].headers())
     assert headers["__connect.errors.offset"] == b"5"

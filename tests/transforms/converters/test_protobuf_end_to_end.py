@@ -15,9 +15,8 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.protobuf import ProtobufSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from tests.helpers import run_cli
+from tests.helpers import read_messages, run_cli
 from tests.transforms.converters.protobuf_records import expected, order_class, record
-from tests.transforms.converters.test_avro_end_to_end import _dead_letters
 
 
 def test_protobuf_topic_lands_in_parquet_field_by_field(kafka, schema_registry, tmp_path):
@@ -59,7 +58,7 @@ def test_protobuf_topic_lands_in_parquet_field_by_field(kafka, schema_registry, 
     assert str(schema.field("day").type) == "date32[day]"
     assert [f.name for f in schema.field("choice_0").type] == ["choice_int", "choice_str", "choice_sub"]
 
-    letters = _dead_letters(kafka.servers, dlq, 1)
+    letters = read_messages(kafka.servers, dlq, 1)
     assert [m.value() for m in letters] == [b"\x07not protobuf"]
     headers = dict(letters[0].headers())
     assert headers["__connect.errors.offset"] == b"5"
