@@ -28,8 +28,14 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 #: Loggers of libraries that are chatty below WARNING (at DEBUG, very); they log from WARNING up.
 NOISY = ("apache_beam", "urllib3", "google")
 
-_FIELDS = ("topic", "partition", "offset", "offsets")
+_FIELDS = ("topic", "partition", "offset", "offsets", "problems")
 _connector: Optional[str] = None
+_format = "text"
+
+
+def json_lines() -> bool:
+    """Whether ``--log-format json`` is on: then the CLI's error paragraph is a JSON line too."""
+    return _format == "json"
 
 
 def set_connector(name: Optional[str]) -> None:
@@ -72,6 +78,8 @@ def configure(level: str = "normal", log_format: str = "text") -> None:
       level: ``verbose`` (DEBUG), ``normal`` (INFO) or ``quiet`` (WARNING).
       log_format: ``text`` or ``json``.
     """
+    global _format
+    _format = log_format
     root = logging.getLogger()
     if not root.handlers:
         root.addHandler(logging.StreamHandler(sys.stderr))

@@ -186,9 +186,12 @@ def _main(parser, args, extra) -> int:
         last = [line for line in str(exc).strip().splitlines() if line.strip()]
         from common.secrets import redact
 
-        print("beamconnect: error: %s: %s (run with -v for the traceback); nothing was committed "
-              "for the failed run" % (type(exc).__name__, redact(last[-1]) if last else ""),
-              file=sys.stderr)
+        message = ("%s: %s (run with -v for the traceback); nothing was committed for the failed run"
+                   % (type(exc).__name__, redact(last[-1]) if last else ""))
+        if logs.json_lines():
+            _LOGGER.error("%s", message)
+        else:
+            print("beamconnect: error: " + message, file=sys.stderr)
         return 1
 
 
@@ -398,9 +401,18 @@ def _fail(exc: BeamConnectError, verbose: bool = False) -> int:
     """Prints ``exc`` as one paragraph (after its traceback with ``-v``); the exit status."""
     import traceback
 
+    from common import logs
     from common.errors import ConfigError, ConfigErrors
     from common.secrets import redact
 
+    status = 2 if isinstance(exc, ConfigError) else 1
+    if logs.json_lines():  # for log shippers: the error is one more JSON line, its problems a field
+        several = isinstance(exc, ConfigErrors)
+        _LOGGER.error("%s", ("the config has %d problems" % len(exc.problems)) if several
+                      else str(exc).split(" [while running")[0],
+                      extra={"problems": list(exc.problems)} if several else {},
+                      exc_info=exc if verbose else None)
+        return status
     if verbose:
         print(redact("".join(traceback.format_exception(exc))).rstrip(), file=sys.stderr)
     if isinstance(exc, ConfigErrors):  # every problem of the config, a paragraph each
@@ -411,7 +423,7 @@ def _fail(exc: BeamConnectError, verbose: bool = False) -> int:
     message = redact(str(exc)).split("\n")[0]
     message = message.split(" [while running")[0]
     print("beamconnect: error: " + "\n  ".join(textwrap.wrap(message, 100)), file=sys.stderr)
-    return 2 if isinstance(exc, ConfigError) else 1
+    return status
 
 
 if __name__ == "__main__":

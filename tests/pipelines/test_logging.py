@@ -100,3 +100,25 @@ def test_a_failed_record_is_reported_once_and_v_adds_the_traceback(kafka, tmp_pa
     assert verbose.returncode == 1
     assert "Traceback" in verbose.stderr
     assert kafka.committed("connect-logs-%s" % topic, topic, 1) == {0: -1001}
+
+
+def test_with_json_logs_errors_are_json_lines_too(tmp_path):
+    port = free_ports(1)[0]
+    done = run_cli("run", _config(tmp_path, "t"), "--bootstrap-servers", "127.0.0.1:%d" % port,
+                   "--log-format", "json")
+    assert done.returncode == 1
+    entries = [json.loads(line) for line in done.stderr.splitlines()]  # every line is JSON
+    assert entries[-1]["level"] == "ERROR" and entries[-1]["connector"] == "logs-t"
+    assert entries[-1]["message"].startswith(
+        "could not reach Kafka at bootstrap.servers=127.0.0.1:%d" % port)
+
+    bad = tmp_path / "bad.properties"
+    bad.write_text("name=x\nconnector.class=files\ntopics=a\nstore.url=/tmp/x\nformat.class=json\n"
+                   "flush.sise=10\nerrors.tolerance=some\n")
+    checked = run_cli("validate", str(bad), "--log-format", "json")
+    assert checked.returncode == 2
+    [entry] = [json.loads(line) for line in checked.stderr.splitlines()]
+    assert entry["message"] == "the config has 3 problems"
+    assert entry["problems"] == [
+        "unknown key 'flush.sise' for this connector; did you mean 'flush.size'?",
+        "errors.tolerance must be one of 'none', 'all', got 'some'", "flush.size is required"]
