@@ -397,6 +397,11 @@ def _config_error(message: str):
     return ConfigError(message)
 
 
+def _wrap(text: str) -> list:
+    """Lines of at most 100 characters, never breaking inside a name (``orders-eu``, a path)."""
+    return textwrap.wrap(text, 100, break_on_hyphens=False, break_long_words=False)
+
+
 def _fail(exc: BeamConnectError, verbose: bool = False) -> int:
     """Prints ``exc`` as one paragraph (after its traceback with ``-v``); the exit status."""
     import traceback
@@ -418,11 +423,11 @@ def _fail(exc: BeamConnectError, verbose: bool = False) -> int:
     if isinstance(exc, ConfigErrors):  # every problem of the config, a paragraph each
         print("beamconnect: error: the config has %d problems:" % len(exc.problems), file=sys.stderr)
         for problem in exc.problems:
-            print("  - " + "\n    ".join(textwrap.wrap(redact(problem), 100)), file=sys.stderr)
+            print("  - " + "\n    ".join(_wrap(redact(problem))), file=sys.stderr)
         return 2
     message = redact(str(exc)).split("\n")[0]
     message = message.split(" [while running")[0]
-    print("beamconnect: error: " + "\n  ".join(textwrap.wrap(message, 100)), file=sys.stderr)
+    print("beamconnect: error: " + "\n  ".join(_wrap(message)), file=sys.stderr)
     return status
 
 

@@ -121,3 +121,13 @@ def test_validate_lists_every_problem_of_a_config_then_exits_2(tmp_path, capsys)
         "  - errors.tolerance must be one of 'none', 'all', got 'some'",
         "  - flush.size is required",
         "  - rotate.interval.ms must be an integer, got 'soon'"]
+
+
+def test_error_paragraphs_never_break_inside_a_name(capsys):
+    from common.errors import BeamConnectError
+    from pipelines.cli import _fail
+
+    name = "orders-eu-west-1.v2"
+    for pad in range(80, 100):  # wherever the 100-character line ends
+        assert _fail(BeamConnectError("x" * pad + " " + name + " is gone")) == 1
+        assert name in capsys.readouterr().err
