@@ -28,6 +28,9 @@ setup(
     extras_require={
         # Runners and sink families declare their client libraries here ([aws], [jdbc], ... to come).
         "gcp": ["apache-beam[gcp]>=2.60,<3"],  # DataflowRunner and Flex Templates
+        # Beam's Dask runner and dask.distributed: tasks.max on a cluster of many machines, a
+        # distributed engine that runs (and is tested) here too
+        "dask": ["apache-beam[dask]>=2.60,<3"],
         "aws": ["boto3>=1.34,<2"],  # the file sink's s3:// stores
         # the file sink's HDFS stores: fsspec's WebHDFS client (HttpFS, delegation tokens, Kerberos)
         "hdfs": ["fsspec>=2024.2"],

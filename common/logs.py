@@ -19,6 +19,7 @@ import sys
 from typing import Optional
 
 from common.errors import BeamConnectError
+from common import worker_logs
 from common.secrets import RedactingFormatter
 
 LEVELS = {"verbose": logging.DEBUG, "normal": logging.INFO, "quiet": logging.WARNING}
@@ -26,7 +27,7 @@ FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 #: Loggers of libraries that are chatty below WARNING (at DEBUG, very); they log from WARNING up.
-NOISY = ("apache_beam", "urllib3", "google")
+NOISY = ("apache_beam", "urllib3", "google", "distributed", "tornado", "asyncio")
 
 _FIELDS = ("topic", "partition", "offset", "offsets", "problems")
 _connector: Optional[str] = None
@@ -86,6 +87,7 @@ def configure(level: str = "normal", log_format: str = "text") -> None:
     root.setLevel(LEVELS[level])
     for noisy in NOISY:
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    worker_logs.install(LEVELS[level])
     inner = JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
     for handler in root.handlers:
         for drop in (_drop_beam_import_notice, _drop_beam_report_of_ours):

@@ -12,12 +12,13 @@ and ``kafka-consumer-groups`` see how far it got.
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from typing import Optional, Sequence
 
 import apache_beam as beam
 
 from common import metrics
 from pipelines.config.connector import ConnectorConfig
+from pipelines.runners import LOCAL_RUNNERS
 from sinks.base import Mode, WriteContext
 from transforms.convert import ConvertRecords
 from transforms.errors import FailureRouter
@@ -38,13 +39,10 @@ class Built:
     committed: beam.PCollection
 
 
-#: Runners that read every partition in turn in this one process, where reading ahead pays.
-LOCAL_RUNNERS = ("DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner", "PrismRunner")
-
-
 def reads_in_one_process(pipeline: beam.Pipeline) -> bool:
     runner = pipeline.options.get_all_options().get("runner") or "DirectRunner"
-    return runner.split(".")[-1] in LOCAL_RUNNERS
+    return runner.split(".")[-1] in LOCAL_RUNNERS and (
+        pipeline.options.get_all_options().get("direct_num_workers") or 1) <= 1
 
 
 class _SettleFn(beam.DoFn):
@@ -90,11 +88,13 @@ def process_bundles(config: ConnectorConfig, bundles, mode: Mode, plans: Sequenc
 
 
 def build_pipeline(pipeline: beam.Pipeline, config: ConnectorConfig,
-                   plans: Sequence[PartitionPlan], hold_partial: bool = False) -> Built:
+                   plans: Sequence[PartitionPlan], hold_partial: bool = False,
+                   tasks: Optional[int] = None) -> Built:
     """Adds a bounded run's steps to ``pipeline`` for the planned partitions.
 
     ``hold_partial`` (micro-batch mode, ``--hold-partial``), for a sink whose bundling asks for it:
-    each partition's partial last window is left, uncommitted, for the next run.
+    each partition's partial last window is left, uncommitted, for the next run. ``tasks``: read as
+    work items for that many tasks (:class:`~pipelines.runners.Execution`), else the splittable read.
     """
     bundling = config.sink.bundling(config.sink_config)
     hold = None
@@ -102,8 +102,8 @@ def build_pipeline(pipeline: beam.Pipeline, config: ConnectorConfig,
         hold = HoldPartial(bundling.rotate_interval_ms,
                            Schedule(bundling.rotate_schedule_ms, bundling.timezone))
     read = pipeline | "ReadFromKafka" >> ReadFromKafka(
-        plans, config.consumer_config, bundling.flush_size, read_ahead=reads_in_one_process(pipeline),
-        hold=hold)
+        plans, config.consumer_config, bundling.flush_size,
+        read_ahead=tasks is None and reads_in_one_process(pipeline), hold=hold, tasks=tasks)
     bundles, held = (read, None) if hold is None else (read["bundles"], read["held"])
     written = process_bundles(config, bundles, Mode.BATCH, plans)
     committed = written | "CommitOffsets" >> CommitOffsets(config.consumer_config, plans, held)

@@ -30,7 +30,8 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from common.errors import BeamConnectError
-from pipelines.build import process_bundles, reads_in_one_process
+from pipelines import runners
+from pipelines.build import process_bundles
 from pipelines.config.connector import ConnectorConfig
 from pipelines.run import RunOptions, RunResult, counters_of, check_runner, committed_offsets
 from sinks.base import Mode
@@ -68,16 +69,21 @@ def replay_from_topic(config: ConnectorConfig, topic: str, options: RunOptions,
     if sum(p.size for p in plans) == 0:
         return RunResult(tuple(plans), {}, committed_offsets(replay, plans),
                          time.monotonic() - started, config.sink.target_noun)
-    pipeline = beam.Pipeline(options=PipelineOptions(list(options.beam_args)
-                                                     or ["--runner", "DirectRunner"]))
     bundling = config.sink.bundling(config.sink_config)
-    letters = pipeline | "ReadDeadLetters" >> ReadFromKafka(
-        plans, consumer, bundling.flush_size, read_ahead=reads_in_one_process(pipeline))
-    originals = letters | "RestoreOriginals" >> beam.ParDo(_RestoreFn()).with_output_types(KafkaBundle)
-    written = process_bundles(config, originals, Mode.REPLAY, plans)
-    _ = written | "CommitOffsets" >> CommitOffsets(consumer, plans)
-    result = pipeline.run()
-    result.wait_until_finish()
+    with runners.execution(options.beam_args, config.tasks_max) as execution:
+        pipeline = beam.Pipeline(options=PipelineOptions(list(execution.args)))
+        letters = pipeline | "ReadDeadLetters" >> ReadFromKafka(
+            plans, consumer, bundling.flush_size, read_ahead=execution.read_ahead,
+            tasks=execution.tasks)
+        originals = letters | "RestoreOriginals" >> beam.ParDo(_RestoreFn()).with_output_types(
+            KafkaBundle)
+        written = process_bundles(config, originals, Mode.REPLAY, plans)
+        _ = written | "CommitOffsets" >> CommitOffsets(consumer, plans)
+        result = pipeline.run()
+        try:
+            result.wait_until_finish()
+        finally:
+            runners.finish(result)
     return RunResult(tuple(plans), counters_of(result), committed_offsets(replay, plans),
                      time.monotonic() - started, config.sink.target_noun)
 

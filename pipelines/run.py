@@ -18,6 +18,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from confluent_kafka import TopicPartition
 
 from common import metrics
+from pipelines import runners
 from pipelines.build import build_pipeline, build_streaming_pipeline
 from pipelines.config.connector import ConnectorConfig
 from common.errors import BeamConnectError, ConfigError
@@ -156,12 +157,16 @@ def run_connector(config: ConnectorConfig, options: RunOptions,
     if planned == 0:  # nothing new: no pipeline to start, nothing to commit
         return RunResult(tuple(plans), {}, committed_offsets(config, plans),
                          time.monotonic() - started, config.sink.target_noun)
-    pipeline_options = PipelineOptions(list(options.beam_args) or ["--runner", "DirectRunner"])
-    pipeline = beam.Pipeline(options=pipeline_options)
-    build_pipeline(pipeline, config, plans, hold_partial=options.hold_partial)
-    with Progress(plans, stream):
-        result = pipeline.run()
-        result.wait_until_finish()
+    with runners.execution(options.beam_args, config.tasks_max) as execution:
+        pipeline = beam.Pipeline(options=PipelineOptions(list(execution.args)))
+        build_pipeline(pipeline, config, plans, hold_partial=options.hold_partial,
+                       tasks=execution.tasks)
+        with Progress(plans, stream):
+            result = pipeline.run()
+            try:
+                result.wait_until_finish()
+            finally:
+                runners.finish(result)
     return RunResult(tuple(plans), counters_of(result), committed_offsets(config, plans),
                      time.monotonic() - started, config.sink.target_noun)
 
@@ -206,6 +211,7 @@ def run_streaming(config: ConnectorConfig, options: RunOptions,
     cancelled when this process is told to stop.
     """
     check_runner(options.beam_args)
+    runners.check_streaming(options.beam_args)
     config.sink.check(config.sink_config)
     plans = plan_run(config, options)
     config.sink.recover(config.sink_config, plans)

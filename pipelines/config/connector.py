@@ -33,6 +33,9 @@ COMMON = ConfigDef([
     ConfigKey("topics", "list", (), group="Connector", doc="Topics to read (or topics.regex)."),
     ConfigKey("topics.regex", "string", None, group="Connector",
               doc="A regular expression; every topic whose whole name matches is read."),
+    ConfigKey("tasks.max", "int", 1, min=1, group="Connector",
+              doc="Up to this many tasks share the topic-partitions: worker processes on the local "
+                  "runner and on Dask, --parallelism on Flink, --max_num_workers on Dataflow."),
     ConfigKey("key.converter", "class", JSON_CONVERTER, group="Converters",
               doc="Converter of record keys (default as Apache Kafka's connect-distributed.properties)."),
     ConfigKey("value.converter", "class", JSON_CONVERTER, group="Converters",
@@ -76,7 +79,6 @@ PASSTHROUGH_PREFIXES = ("key.converter.", "value.converter.", "consumer.override
 
 # Valid in Kafka Connect, no effect here: accepted with one warning each.
 IGNORED = {
-    "tasks.max": "parallelism comes from the Beam runner (--direct_num_workers, --parallelism)",
     "header.converter": "headers are kept as raw bytes",
     "config.action.reload": "a run reads its config once",
 }
@@ -106,6 +108,7 @@ class ConnectorConfig:
       warnings: One line per accepted key that has no effect here.
       metrics_port: ``metrics.port``: where to serve metrics and the status page, or None.
       metrics_address: ``metrics.address``.
+      tasks_max: ``tasks.max``: how many tasks share the topic-partitions (:mod:`pipelines.runners`).
     """
 
     name: str
@@ -124,6 +127,7 @@ class ConnectorConfig:
     warnings: tuple = ()
     metrics_port: Optional[int] = None
     metrics_address: str = "0.0.0.0"
+    tasks_max: int = 1
 
     @property
     def key_converter_class(self) -> str:
@@ -243,6 +247,7 @@ def parse_connector_config(raw: Mapping[str, str], *, bootstrap_servers: Optiona
         warnings=warnings + tuple(consumer_warnings) + tuple(producer_warnings),
         metrics_port=common["metrics.port"],
         metrics_address=common["metrics.address"],
+        tasks_max=common["tasks.max"],
     )
 
 

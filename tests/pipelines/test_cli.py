@@ -27,11 +27,11 @@ def test_parse_start():
 
 
 def test_validate_prints_the_connector_and_warns_on_ignored_keys(tmp_path, capsys, caplog):
-    path = _config(tmp_path, **{"tasks.max": "3"})
+    path = _config(tmp_path, **{"header.converter": "x.Y"})
     assert main(["validate", path, "--bootstrap-servers", "127.0.0.1:9092"]) == 0
     out = capsys.readouterr().out
     assert "valid files connector 'c1' reading a,b as group.id=connect-c1" in out
-    assert "tasks.max is accepted but has no effect here" in caplog.text
+    assert "header.converter is accepted but has no effect here" in caplog.text
     assert "errors.tolerance=none, dead letters: none" in out
 
 

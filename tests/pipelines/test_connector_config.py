@@ -332,21 +332,28 @@ def test_format_classes(store, format_class, format_type, extension):
 # Keys accepted with a warning, keys not supported yet.
 
 def test_ignored_keys_parse_with_one_warning_each(store):
-    config = parse(store, {"tasks.max": "4", "locale": "de_DE", "header.converter": "x.Y"})
+    config = parse(store, {"config.action.reload": "none", "locale": "de_DE",
+                           "header.converter": "x.Y"})
 
     assert config.sink_config.flush_size == 100
     assert len(config.warnings) == 3
-    for key in ("tasks.max", "locale", "header.converter"):
+    for key in ("config.action.reload", "locale", "header.converter"):
         naming = [w for w in config.warnings if w.startswith(key + " is accepted but has no effect here: ")]
         assert len(naming) == 1, (key, config.warnings)
 
 
 def test_warning_gives_reason(store):
-    config = parse(store, {"tasks.max": "4"})
+    config = parse(store, {"header.converter": "x.Y"})
 
-    assert config.warnings == (
-        "tasks.max is accepted but has no effect here: parallelism comes from the Beam runner "
-        "(--direct_num_workers, --parallelism)",)
+    assert config.warnings == ("header.converter is accepted but has no effect here: headers are kept "
+                               "as raw bytes",)
+
+
+def test_tasks_max_is_a_positive_number_of_tasks(store):
+    assert parse(store, {"tasks.max": "4"}).tasks_max == 4
+    assert parse(store, {}).tasks_max == 1
+    with pytest.raises(ConfigError, match="tasks.max"):
+        parse(store, {"tasks.max": "0"})
 
 
 def test_errors_keys_become_the_error_policy(store):

@@ -1,11 +1,12 @@
 """``CommitOffsets``: commits the consumer group's offsets once the sink has durably written.
 
 The step consumes the sink's write results (:class:`~transforms.records.WriteResult`) as a whole (a global
-combine), so on a bounded run it starts only after every write finished and every failed record was
-skipped or dead-lettered; it then commits each planned partition's end offset, or, where the reader held
-a partial last window for the next run, that window's first offset. A failed or killed run never
-reaches it (a record failing under ``errors.tolerance=none`` fails the run), which is what makes a rerun
-replay-safe.
+combine, together with the reader's held windows), so on a bounded run it starts only after every write
+finished and every failed record was skipped or dead-lettered; it then commits each planned partition's
+end offset, or, where the reader held a partial last window for the next run, that window's first
+offset. A failed or killed run never reaches it (a record failing under ``errors.tolerance=none`` fails
+the run), which is what makes a rerun replay-safe. It uses no side input, so runners that support only
+the basic primitives (Dask) run it too.
 """
 
 from __future__ import annotations
@@ -31,8 +32,7 @@ class _CommitFn(beam.DoFn):
         self._config = dict(consumer_config)
         self._plans = list(plans)
 
-    def process(self, written_count: int, held=None):
-        held = dict(held or {})
+    def process(self, held: dict):
         ends = {(p.topic, p.partition): min(p.end, held.get((p.topic, p.partition), p.end))
                 for p in self._plans}
         consumer = group_consumer(self._config)
@@ -85,12 +85,37 @@ class CommitOffsets(beam.PTransform):
         self._held = held
 
     def expand(self, written):
-        count = written | "WaitForSink" >> beam.combiners.Count.Globally()
-        commit = _CommitFn(self._config, self._plans)
-        if self._held is None:
-            return count | "Commit" >> beam.ParDo(commit)
-        held = self._held | "HeldStarts" >> beam.Map(lambda h: ((h[0], h[1]), h[2]))
-        return count | "Commit" >> beam.ParDo(commit, held=beam.pvalue.AsDict(held))
+        settled = written | "Settled" >> beam.Map(_no_hold)
+        if self._held is not None:
+            settled = (settled, self._held) | "WithHeldWindows" >> beam.Flatten()
+        held = settled | "WaitForSink" >> beam.CombineGlobally(_HeldStarts())
+        return held | "Commit" >> beam.ParDo(_CommitFn(self._config, self._plans))
+
+
+def _no_hold(result: WriteResult) -> None:
+    return None
+
+
+class _HeldStarts(beam.CombineFn):
+    """Collects ``(topic, partition) -> offset`` of the held windows; write results add nothing."""
+
+    def create_accumulator(self):
+        return {}
+
+    def add_input(self, held, element):
+        if element is not None:
+            topic, partition, offset = element
+            held[(topic, partition)] = offset
+        return held
+
+    def merge_accumulators(self, accumulators):
+        merged = {}
+        for held in accumulators:
+            merged.update(held)
+        return merged
+
+    def extract_output(self, held):
+        return held
 
 
 class _CommitEachFn(beam.DoFn):

@@ -1,45 +1,42 @@
-"""``ReadFromKafka``: a bounded read of planned topic-partitions, as a splittable DoFn on confluent-kafka.
+"""``ReadFromKafka``: a bounded read of planned topic-partitions on confluent-kafka, in two shapes.
 
-Each :class:`~transforms.kafka.planning.PartitionPlan` becomes one restriction. The reader ``assign``s
-(never ``subscribe``s) its partition, fetches in batches of up to ``FETCH_BATCH`` records, claims each batch
-with one ``try_claim`` of its last offset and emits one :class:`~transforms.records.KafkaBundle` per
-window of ``flush_size`` offsets (the sink's :class:`~transforms.records.Bundling`). Nothing is committed here: offsets are committed by
-:class:`~transforms.kafka.commit.CommitOffsets` once the sink has written.
+- The splittable read (the default): each :class:`~transforms.kafka.planning.PartitionPlan` becomes one
+  restriction of a splittable DoFn, which a runner that splits dynamically (Dataflow, Flink) may split
+  on window edges while it runs. On the local runners, where one process reads the partitions in turn,
+  a second consumer fetches the next planned partition ahead.
+- The work-item read (``tasks=N``): each plan is cut on window edges into offset ranges, sized so that
+  N tasks get several each and a range's records fit a worker's memory; the ranges are reshuffled and
+  read by a plain DoFn. Runners without splittable DoFns (Dask) and several worker processes of one
+  machine (``tasks.max > 1``) use it: every range is one unit of work a runner can hand to any worker,
+  and rerun elsewhere if that worker dies.
 
-A run that holds partial windows (:class:`HoldPartial`: micro-batch mode, ``--hold-partial``) does not
-emit a partition's last window when the plan ends inside it; it reports where that window starts
-instead, and the commit stops there, so the next run reads the window again from its start and the
-chain of windows is the one a single run over all the records makes. With ``rotate.interval.ms`` such
-a run also ends a window before the first record that far (record time) past the window's first record,
-as the streaming reader does; window edges then depend on the data before them, so the read is not
-split. With ``rotate.schedule.interval.ms`` the held window is emitted after all once a point of the
-wall-clock grid has passed since its first record's timestamp.
+Both cut the same windows (:mod:`transforms.kafka.fetch`): windows are aligned to each plan's start, so
+the bundles, and so the files, are the same however the work is spread. Nothing is committed here:
+offsets are committed by :class:`~transforms.kafka.commit.CommitOffsets` once the sink has written.
 """
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import gc
 import logging
-import time
+import math
+import os
 from typing import Mapping, Optional, Sequence
 
 import apache_beam as beam
 from apache_beam.transforms.core import RestrictionProvider
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
-from common import metrics
-from common.errors import BeamConnectError
-from common.logs import partition_fields
-from transforms.kafka import progress
-from transforms.kafka.clients import client_settings, missing_acl
+from transforms.kafka.clients import client_settings
+from transforms.kafka.fetch import STALL_SECONDS, HeldWindow, HoldPartial, read_windows
 from transforms.kafka.planning import PartitionPlan
 from transforms.kafka.restriction import PartitionRange, PartitionRangeTracker
-from transforms.kafka.rotation import Schedule, now_ms
 from transforms.records import KafkaBundle
 
 _LOGGER = logging.getLogger(__name__)
+
+__all__ = ["HoldPartial", "HeldWindow", "ReadFromKafka", "ReadTask", "ReadItem", "work_items"]
 
 # Reader settings that consumer.override.* may change.
 READER_DEFAULTS = {
@@ -54,32 +51,16 @@ READER_DEFAULTS = {
 # reader needs to see the end of a partition.
 READER_FIXED = {"enable.auto.commit": "false", "enable.auto.offset.store": "false",
                 "enable.partition.eof": "true"}
-FETCH_BATCH = 10_000
-# Unbound methods, mapped over a fetched batch at C speed.
-_OFFSET, _ERROR, _KEY, _VALUE = Message.offset, Message.error, Message.key, Message.value
-_TIMESTAMP, _HEADERS = Message.timestamp, Message.headers
-STALL_SECONDS = 120.0
-#: The tag of the output that reports held windows: ``(topic, partition, first offset)``.
-HELD = "held"
-
-
-@dataclasses.dataclass(frozen=True)
-class HoldPartial:
-    """How a run that holds partial windows decides when they are due after all.
-
-    Attributes:
-      rotate_interval_ms: ``rotate.interval.ms``: windows also end before the first record this many ms
-        (record time) past their first record; <= 0 for never.
-      schedule: ``rotate.schedule.interval.ms`` and ``timezone``.
-    """
-
-    rotate_interval_ms: int = -1
-    schedule: Schedule = Schedule()
+#: The most offsets one work item spans (unless one window is wider): what a worker holds at once where
+#: the runner materialises a step's output (Dask), and the unit a dead worker's replacement redoes.
+ITEM_OFFSETS = 200_000
+#: Work items per task, where the backlog allows: enough for the runner to even out uneven partitions.
+ITEMS_PER_TASK = 4
 
 
 @dataclasses.dataclass(frozen=True)
 class ReadTask:
-    """One element of the read: a partition's plan and the width of its bundle windows.
+    """One element of the splittable read: a partition's plan and the width of its bundle windows.
 
     ``next_plan``, with read-ahead, is the partition read after this one: a second consumer starts
     fetching it while this one is read, converted and written. ``hold``: the run holds partial windows.
@@ -89,6 +70,48 @@ class ReadTask:
     flush_size: int
     next_plan: Optional[PartitionPlan] = None
     hold: Optional[HoldPartial] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadItem:
+    """One element of the work-item read: offsets ``[start, stop)`` of ``plan``'s partition, whose
+    windows are aligned to ``plan.start``; ``start`` is a window edge, and so is ``stop`` unless it is
+    the plan's end."""
+
+    plan: PartitionPlan
+    start: int
+    stop: int
+    flush_size: int
+    hold: Optional[HoldPartial] = None
+
+
+def _time_cut(hold: Optional[HoldPartial]) -> bool:
+    return hold is not None and hold.rotate_interval_ms > 0
+
+
+def work_items(plans: Sequence[PartitionPlan], flush_size: int, tasks: int,
+               hold: Optional[HoldPartial] = None) -> list:
+    """Cuts ``plans`` on window edges into :class:`ReadItem`\\ s for ``tasks`` parallel tasks.
+
+    An item spans ``k`` windows: as few as give every task :data:`ITEMS_PER_TASK` items, never more
+    than :data:`ITEM_OFFSETS` offsets (but at least one window). Windows cut by record time
+    (``rotate.interval.ms`` while holding partial windows) have data-dependent edges: such a plan stays
+    one item.
+    """
+    windows = sum(math.ceil(p.size / flush_size) for p in plans if p.size > 0)
+    wanted = max(1, tasks) * ITEMS_PER_TASK
+    k = max(1, min(ITEM_OFFSETS // flush_size, math.ceil(windows / wanted)))
+    span = k * flush_size
+    items = []
+    for plan in plans:
+        if plan.size <= 0:
+            continue
+        if _time_cut(hold):
+            items.append(ReadItem(plan, plan.start, plan.end, flush_size, hold))
+            continue
+        for start in range(plan.start, plan.end, span):
+            items.append(ReadItem(plan, start, min(plan.end, start + span), flush_size, hold))
+    return items
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,8 +129,7 @@ class _UnsplitTracker(PartitionRangeTracker):
 
 class _PartitionRangeProvider(RestrictionProvider):
     def initial_restriction(self, task: ReadTask) -> PartitionRange:
-        kind = (_TimeCutRange if task.hold is not None and task.hold.rotate_interval_ms > 0
-                else PartitionRange)
+        kind = _TimeCutRange if _time_cut(task.hold) else PartitionRange
         return kind(task.plan.start, task.plan.end, task.plan.start, task.flush_size)
 
     def create_tracker(self, restriction: PartitionRange) -> PartitionRangeTracker:
@@ -119,15 +141,13 @@ class _PartitionRangeProvider(RestrictionProvider):
         return restriction.size()
 
 
-class _ReadPartitionFn(beam.DoFn):
-    """Reads the claimed offsets of one partition and emits them as window-aligned bundles."""
+class _ConsumerFn(beam.DoFn):
+    """A DoFn that reads with one consumer of its own, made in ``setup``."""
 
     def __init__(self, consumer_config: Mapping[str, str], stall_seconds: float):
         self._config = dict(consumer_config)
         self._stall_seconds = stall_seconds
         self._consumer: Optional[Consumer] = None
-        self._spare: Optional[Consumer] = None  # with read-ahead: fetching the next partition
-        self._warm = None  # (topic, partition, offset) the spare consumer was assigned at
 
     def setup(self):
         self._consumer = Consumer(client_settings(self._config))
@@ -135,13 +155,45 @@ class _ReadPartitionFn(beam.DoFn):
         # messages and reading slows several times.
         gc.freeze()
 
+    def _windows(self, consumer, tracker, topic, partition, hold):
+        """Yields what :func:`read_windows` yields; ``consumer`` is assigned at the range's start."""
+        # The read allocates millions of small objects and creates no cycles: collecting while it runs
+        # only rescans live batches. The sink downstream may create cycles (a driver's futures and
+        # callbacks) while it writes a bundle, so the young generations are collected after each
+        # bundle; full collection resumes when the range is done.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for out in read_windows(consumer, tracker, topic, partition, self._config,
+                                    self._stall_seconds, hold):
+                yield out
+                if gc_was_enabled:
+                    gc.collect(1)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+            consumer.unassign()
+
+    def teardown(self):
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None
+
+
+class _ReadPartitionFn(_ConsumerFn):
+    """The splittable read: the claimed offsets of one partition, as window-aligned bundles."""
+
+    def __init__(self, consumer_config: Mapping[str, str], stall_seconds: float):
+        super().__init__(consumer_config, stall_seconds)
+        self._spare: Optional[Consumer] = None  # with read-ahead: fetching the next partition
+        self._warm = None  # (topic, partition, offset) the spare consumer was assigned at
+
     def process(self, task: ReadTask, tracker=beam.DoFn.RestrictionParam(_PartitionRangeProvider())):
         plan = task.plan
         rng = tracker.current_restriction()
         if rng.start >= rng.stop:
             return
         topic, partition = plan.topic, plan.partition
-        read_counter = metrics.counter(metrics.READ, topic, partition)
         if self._warm == (topic, partition, rng.start):
             self._consumer, self._spare = self._spare, self._consumer
         else:
@@ -152,21 +204,7 @@ class _ReadPartitionFn(beam.DoFn):
         consumer = self._consumer
         if task.next_plan is not None:
             self._read_ahead(task.next_plan)
-        # The read allocates millions of small objects and creates no cycles: collecting while it runs
-        # only rescans live batches. The sink downstream may create cycles (a driver's futures and
-        # callbacks) while it writes a bundle, so the young generations are collected after each
-        # bundle; full collection resumes when the partition is done.
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            for bundle in self._read(consumer, tracker, topic, partition, read_counter, task.hold):
-                yield bundle
-                if gc_was_enabled:
-                    gc.collect(1)
-        finally:
-            if gc_was_enabled:
-                gc.enable()
-            consumer.unassign()
+        yield from self._windows(consumer, tracker, topic, partition, task.hold)
 
     def _read_ahead(self, plan: PartitionPlan) -> None:
         """Has the spare consumer fetch ``plan``'s partition (into librdkafka's queue, outside the
@@ -176,172 +214,24 @@ class _ReadPartitionFn(beam.DoFn):
         self._spare.assign([TopicPartition(plan.topic, plan.partition, plan.start)])
         self._warm = (plan.topic, plan.partition, plan.start)
 
-    def _read(self, consumer, tracker, topic, partition, read_counter, hold=None):
-        rng = tracker.current_restriction()
-        window_end = rng.next_boundary(rng.start + 1)
-        buf = _Buffer(topic, partition, rng.window_start(rng.start))
-        rotate_ms = hold.rotate_interval_ms if hold is not None else -1
-        origin = rng.origin  # where windows are counted from: moved by each cut by record time
-        position = rng.start
-        last_progress = time.monotonic()
-        while position < tracker.current_restriction().stop:
-            messages = consumer.consume(num_messages=FETCH_BATCH, timeout=0.5)
-            if not messages:
-                if time.monotonic() - last_progress > self._stall_seconds:
-                    raise BeamConnectError(
-                        "no records arrived from topic=%s partition=%d at offset %d for %ds, though "
-                        "offsets up to %d were planned" % (topic, partition, position,
-                                                           self._stall_seconds,
-                                                           tracker.current_restriction().stop - 1))
-                continue
-            last_progress = time.monotonic()
-            messages, eof = _split_errors(messages, topic, partition, self._config)
-            if eof is not None:
-                position = max(position, eof)
-            if not messages:
-                continue
-            if messages[0].partition() != partition or messages[-1].partition() != partition:
-                # The consumer is reused across partitions; never let a late record of the last one in.
-                messages = [m for m in messages if m.partition() == partition and m.topic() == topic]
-                if not messages:
-                    continue
-            offsets = list(map(_OFFSET, messages))
-            kept = self._claim(tracker, offsets)
-            if kept < len(offsets):
-                messages, offsets = messages[:kept], offsets[:kept]
-                position = tracker.current_restriction().stop
-            if not messages:
-                break
-            position = max(position, offsets[-1] + 1)
-            # Emit every window this batch completes, then keep the rest.
-            start = 0
-            if rotate_ms > 0:
-                stamps = [s[1] for s in map(_TIMESTAMP, messages)]
-                while True:
-                    cut = bisect.bisect_left(offsets, window_end, start)
-                    timed = _time_cut(buf.timestamps, stamps, start, cut, rotate_ms)
-                    if timed is None and cut == len(offsets):
-                        break
-                    cut = cut if timed is None else timed
-                    buf.add(messages[start:cut], offsets[start:cut])
-                    if buf.offsets:
-                        read_counter.inc(len(buf.offsets))
-                        yield buf.take()
-                    start = cut
-                    if timed is not None:
-                        origin = offsets[start]
-                    buf.window_start = offsets[start] - (offsets[start] - origin) % rng.flush_size
-                    window_end = buf.window_start + rng.flush_size
-            else:
-                while offsets[-1] >= window_end:
-                    cut = bisect.bisect_left(offsets, window_end, start)
-                    buf.add(messages[start:cut], offsets[start:cut])
-                    if buf.offsets:
-                        read_counter.inc(len(buf.offsets))
-                        yield buf.take()
-                    start = cut  # < len(offsets), since offsets[-1] >= window_end
-                    window_end = rng.next_boundary(offsets[start] + 1)
-                    buf.window_start = window_end - rng.flush_size
-            buf.add(messages[start:], offsets[start:])
-            progress.report(topic, partition, position, len(offsets))
-        self._claim_rest(tracker)
-        if (hold is not None and window_end > tracker.current_restriction().stop
-                and not (buf.offsets and hold.schedule.due(buf.timestamps[0], now_ms()))):
-            _LOGGER.info("holding topic=%s partition=%d from offset %d (%d records of a partial "
-                         "window) for the next run", topic, partition, buf.window_start,
-                         len(buf.offsets), extra=partition_fields(topic, partition, buf.window_start))
-            yield beam.pvalue.TaggedOutput(HELD, (topic, partition, buf.window_start))
-            return
-        if buf.offsets:
-            read_counter.inc(len(buf.offsets))
-            yield buf.take()
-
-    @staticmethod
-    def _claim(tracker, offsets: Sequence[int]) -> int:
-        """Claims a batch; returns how many of its records are still inside the (maybe split) range."""
-        kept = len(offsets)
-        while kept:
-            if tracker.try_claim(offsets[kept - 1]):
-                return kept
-            kept = bisect.bisect_left(offsets, tracker.current_restriction().stop, 0, kept)
-        return 0
-
-    @staticmethod
-    def _claim_rest(tracker) -> None:
-        """Claims the offsets after the last record (gaps, markers) so the tracker sees the range done."""
-        while True:
-            stop = tracker.current_restriction().stop
-            try:
-                if tracker.try_claim(stop - 1) or tracker.current_restriction().stop == stop:
-                    return
-            except ValueError:  # stop - 1 was claimed with the last record
-                return
-
     def teardown(self):
-        for consumer in (self._consumer, self._spare):
-            if consumer is not None:
-                consumer.close()
-        self._consumer = self._spare = None
+        super().teardown()
+        if self._spare is not None:
+            self._spare.close()
+            self._spare = None
 
 
-def _time_cut(window_stamps, stamps, start: int, cut: int, rotate_ms: int) -> Optional[int]:
-    """The first index in ``[start, cut)`` whose record is ``rotate_ms`` or more past the window's
-    first record (``window_stamps[0]``, or ``stamps[start]`` for a window that starts here), or None."""
-    base = window_stamps[0] if window_stamps else stamps[start] if start < cut else None
-    if base is None:
-        return None
-    limit = base + rotate_ms
-    for j in range(start if window_stamps else start + 1, cut):
-        if stamps[j] >= limit:
-            return j
-    return None
+class _ReadRangeFn(_ConsumerFn):
+    """The work-item read: one :class:`ReadItem`'s offsets, as window-aligned bundles."""
 
-
-class _Buffer:
-    """The records of the window being filled, column by column."""
-
-    def __init__(self, topic: str, partition: int, window_start: int):
-        self.topic, self.partition, self.window_start = topic, partition, window_start
-        self._reset()
-
-    def _reset(self):
-        self.offsets, self.timestamps, self.types = [], [], []
-        self.keys, self.values, self.headers = [], [], []
-
-    def add(self, messages, offsets):
-        if not messages:
-            return
-        self.offsets += offsets
-        types, stamps = zip(*map(_TIMESTAMP, messages))
-        self.types += types
-        self.timestamps += stamps
-        self.keys += map(_KEY, messages)
-        self.values += map(_VALUE, messages)
-        self.headers += map(_HEADERS, messages)
-
-    def take(self) -> KafkaBundle:
-        bundle = KafkaBundle(self.topic, self.partition, self.window_start, self.offsets,
-                             self.timestamps, self.types, self.keys, self.values, self.headers)
-        self._reset()
-        return bundle
-
-
-def _split_errors(messages, topic, partition, config=None):
-    """Separates records from events; returns (records, offset of a partition EOF or None)."""
-    if not any(map(_ERROR, messages)):
-        return messages, None
-    records, eof = [], None
-    for m in messages:
-        err = m.error()
-        if err is None:
-            records.append(m)
-        elif err.code() == KafkaError._PARTITION_EOF:
-            if m.partition() == partition and m.topic() == topic:
-                eof = m.offset()
-        else:
-            raise BeamConnectError("reading topic=%s partition=%d failed: %s%s" % (
-                topic, partition, err, missing_acl(err, config or {}, "READ", topic)))
-    return records, eof
+    def process(self, item: ReadItem):
+        plan = item.plan
+        kind = _TimeCutRange if _time_cut(item.hold) else PartitionRange
+        tracker = PartitionRangeTracker(kind(item.start, item.stop, plan.start, item.flush_size))
+        _LOGGER.debug("reading work item topic=%s partition=%d offsets %d..%d pid=%d", plan.topic,
+                      plan.partition, item.start, item.stop - 1, os.getpid())
+        self._consumer.assign([TopicPartition(plan.topic, plan.partition, item.start)])
+        yield from self._windows(self._consumer, tracker, plan.topic, plan.partition, item.hold)
 
 
 class ReadFromKafka(beam.PTransform):
@@ -358,39 +248,58 @@ class ReadFromKafka(beam.PTransform):
       read_ahead: While a partition is read, a second consumer fetches the next planned one. For
         runners where one process reads the partitions in turn (DirectRunner, Prism): about 15% faster
         for one more fetch queue of memory. Elsewhere the next partition may be read by another
-        worker, and the fetch would be wasted.
-      hold: Hold partial windows (see the module docstring). The transform then returns a dict of two
-        PCollections: ``bundles``, and ``held`` with ``(topic, partition, offset)`` where each held
-        window starts (what the commit stops at).
+        worker, and the fetch would be wasted. The splittable read only.
+      hold: Hold partial windows (see :mod:`transforms.kafka.fetch`). The transform then returns a dict
+        of two PCollections: ``bundles``, and ``held`` with a :class:`HeldWindow` ``(topic, partition,
+        offset)`` where each held window starts (what the commit stops at).
+      tasks: None for the splittable read; a number of parallel tasks for the work-item read.
     """
 
     def __init__(self, plans: Sequence[PartitionPlan], consumer_config: Mapping[str, str],
                  flush_size: int, stall_seconds: float = STALL_SECONDS, read_ahead: bool = False,
-                 hold: Optional[HoldPartial] = None):
+                 hold: Optional[HoldPartial] = None, tasks: Optional[int] = None):
         super().__init__()
         if flush_size < 1:
             raise ValueError("flush_size must be at least 1, got %r" % flush_size)
         if "bootstrap.servers" not in consumer_config:
             raise ValueError("consumer_config needs bootstrap.servers")
+        if tasks is not None and tasks < 1:
+            raise ValueError("tasks must be at least 1, got %r" % tasks)
         self._plans = [p for p in plans if p.size > 0]
         self._config = {**READER_DEFAULTS, **consumer_config, **READER_FIXED}
         self._flush_size = flush_size
         self._stall_seconds = stall_seconds
-        self._read_ahead = read_ahead
+        self._read_ahead = read_ahead and tasks is None
         self._hold = hold
+        self._tasks = tasks
         if hold is not None and hold.schedule and not hold.schedule.timezone:
             raise ValueError("a hold schedule needs a timezone")
 
     def expand(self, pbegin):
-        following = self._plans[1:] + [None] if self._read_ahead else [None] * len(self._plans)
-        tasks = [ReadTask(plan, self._flush_size, nxt, self._hold)
-                 for plan, nxt in zip(self._plans, following)]
-        read = beam.ParDo(_ReadPartitionFn(self._config, self._stall_seconds))
+        if self._tasks is None:
+            following = self._plans[1:] + [None] if self._read_ahead else [None] * len(self._plans)
+            elements = [ReadTask(plan, self._flush_size, nxt, self._hold)
+                        for plan, nxt in zip(self._plans, following)]
+            work = pbegin | "Plans" >> beam.Create(elements)
+            read = _ReadPartitionFn(self._config, self._stall_seconds)
+        else:
+            elements = work_items(self._plans, self._flush_size, self._tasks, self._hold)
+            work = (pbegin
+                    | "WorkItems" >> beam.Create(elements)
+                    | "SpreadWorkItems" >> beam.Reshuffle())
+            read = _ReadRangeFn(self._config, self._stall_seconds)
+        # Held windows travel in the one output with the bundles (and the bundles' coder, which
+        # pickles either): a runner without multiple outputs (Dask) keeps them apart this way too.
+        read = work | "ReadPartitions" >> beam.ParDo(read).with_output_types(KafkaBundle)
         if self._hold is None:
-            return (pbegin
-                    | "Plans" >> beam.Create(tasks)
-                    | "ReadPartitions" >> read.with_output_types(KafkaBundle))
-        outputs = (pbegin
-                   | "Plans" >> beam.Create(tasks)
-                   | "ReadPartitions" >> read.with_outputs(HELD, main="bundles"))
-        return {"bundles": outputs.bundles, "held": outputs[HELD]}
+            return read
+        return {"bundles": read | "Bundles" >> beam.Filter(_is_bundle).with_output_types(KafkaBundle),
+                "held": read | "HeldWindows" >> beam.Filter(_is_held).with_output_types(HeldWindow)}
+
+
+def _is_bundle(element) -> bool:
+    return isinstance(element, KafkaBundle)
+
+
+def _is_held(element) -> bool:
+    return isinstance(element, HeldWindow)

@@ -33,8 +33,8 @@ from confluent_kafka import Consumer, TopicPartition
 from common import metrics
 from transforms.kafka import progress
 from transforms.kafka.clients import client_settings
-from transforms.kafka.read import (FETCH_BATCH, READER_DEFAULTS, READER_FIXED, _Buffer, _split_errors,
-                                   _TIMESTAMP)
+from transforms.kafka.fetch import FETCH_BATCH, TIMESTAMP, Buffer, split_errors
+from transforms.kafka.read import READER_DEFAULTS, READER_FIXED
 from transforms.kafka.restriction import PartitionRange, PartitionRangeTracker
 from transforms.kafka.rotation import ARRIVALS, Schedule, now_ms
 from transforms.records import KafkaBundle
@@ -116,13 +116,13 @@ class _StreamPartitionFn(beam.DoFn):
     def _read(self, task, consumer, tracker, watermark, start):
         topic, partition = task.topic, task.partition
         counter = metrics.counter(metrics.READ, topic, partition)
-        buf = _Buffer(topic, partition, start)
+        buf = Buffer(topic, partition, start)
         idle_since = time.monotonic()
         caught_up = False  # the consumer reported the end of the partition since the last record
         key = (task.scope, topic, partition)
         while True:
             messages = consumer.consume(num_messages=FETCH_BATCH, timeout=0.2)
-            messages, eof = _split_errors(messages, topic, partition, self._config)
+            messages, eof = split_errors(messages, topic, partition, self._config)
             messages = [m for m in messages if m.partition() == partition and m.topic() == topic]
             now = now_ms()
             if not messages:
@@ -154,7 +154,7 @@ class _StreamPartitionFn(beam.DoFn):
                 if bundle is None:
                     return
                 yield bundle
-            stamps = [s[1] for s in map(_TIMESTAMP, messages)]
+            stamps = [s[1] for s in map(TIMESTAMP, messages)]
             i = 0
             while i < len(messages):
                 take = min(len(messages) - i, task.flush_size - len(buf.offsets))

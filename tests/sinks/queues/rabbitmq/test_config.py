@@ -71,7 +71,8 @@ def test_a_confluent_config_is_taken_as_written():
     assert config.publish_settings().max_retries == 0  # no automatic recovery: no reconnects
     assert sorted(w.split(" ", 1)[0] for w in connector.warnings) == [
         "confluent.topic.bootstrap.servers", "confluent.topic.replication.factor",
-        "rabbitmq.shutdown.timeout.ms", "rabbitmq.topology.recovery.enabled", "tasks.max"]
+        "rabbitmq.shutdown.timeout.ms", "rabbitmq.topology.recovery.enabled"]
+    assert connector.tasks_max == 2
     assert config.describe() == "RabbitMQ at mq.internal:5673 (virtual host 'prod', user 'sink')"
     assert "s3cret-pass" not in repr(config) + config.describe()
     assert pickle.loads(pickle.dumps(config)) == config  # DoFns are pickled with it

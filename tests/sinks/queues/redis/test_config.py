@@ -111,4 +111,4 @@ def test_the_example_configs():
     payments = _template("redis-kafka-connect-xadd.properties")
     assert (payments.sink_config.body, payments.sink_config.stream("payments")) == (
         "value", "stream:payments")
-    assert [w.split(" ", 1)[0] for w in payments.warnings] == ["tasks.max"]
+    assert payments.warnings == () and payments.tasks_max == 1

@@ -67,7 +67,8 @@ def test_its_example_config_is_taken_as_written_with_warnings_for_keys_it_never_
     assert (config.delete_enabled, config.connect_timeout_ms, config.socket_timeout_ms,
             config.flush_size) == (False, 2000, 30000, 200)
     assert sorted(w.split(" ", 1)[0] for w in connector.warnings) == [
-        "solr.core.name", "solr.queue.size", "solr.thread.count", "solr.topic", "tasks.max"]
+        "solr.core.name", "solr.queue.size", "solr.thread.count", "solr.topic"]
+    assert connector.tasks_max == 2
     assert "password12345" not in repr(config) + "".join(connector.warnings)
     assert pickle.loads(pickle.dumps(config)) == config  # DoFns are pickled with it
 
