@@ -123,10 +123,14 @@ class Progress:
             self._lines = len(lines)
 
 
-def summary_table(plans: Sequence[PartitionPlan], counters: Mapping[metrics.CounterName, int],
+def summary_table(plans: Sequence[PartitionPlan],
+                  counters: Optional[Mapping[metrics.CounterName, int]],
                   committed: Mapping[tuple, int], elapsed: float, target_noun: str = "targets") -> str:
     """The end-of-run table: per topic-partition records read, written, failed (by stage, when any
-    failed) and filtered, what was written to, and the committed offset."""
+    failed) and filtered, what was written to, and the committed offset. ``counters`` is None where
+    the runner reports no metrics (Dask): the counts read ``n/a``."""
+    if counters is None:
+        return _uncounted_table(plans, committed, elapsed, target_noun)
     by_partition: dict = {}
     stages = set()
     for name, value in counters.items():
@@ -163,4 +167,19 @@ def summary_table(plans: Sequence[PartitionPlan], counters: Mapping[metrics.Coun
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     rate = totals[0] / elapsed if elapsed > 0 else 0.0
     lines.append("elapsed %.1fs, %.0f records/s" % (elapsed, rate))
+    return "\n".join(lines)
+
+
+def _uncounted_table(plans, committed, elapsed, target_noun) -> str:
+    header = ("topic", "partition", "start", "end", "read", "written", target_noun, "committed")
+    rows = [header]
+    for p in sorted(plans, key=lambda p: (p.topic, p.partition)):
+        c = committed.get((p.topic, p.partition))
+        rows.append((p.topic, str(p.partition), str(p.start), str(p.end), "n/a", "n/a", "n/a",
+                     "-" if c is None else str(c)))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    planned = sum(p.size for p in plans)
+    lines.append("elapsed %.1fs, %.0f offsets/s planned (the runner reports no counts)"
+                 % (elapsed, planned / elapsed if elapsed > 0 else 0.0))
     return "\n".join(lines)

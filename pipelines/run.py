@@ -55,7 +55,8 @@ class RunResult:
 
     Attributes:
       plans: The partition plans.
-      counters: The run's counters, by :class:`~common.metrics.CounterName`.
+      counters: The run's counters, by :class:`~common.metrics.CounterName`; None where the runner
+        reports no metrics (then ``records_read`` is the planned offsets).
       committed: The group's committed offsets afterwards, by (topic, partition).
       elapsed: Seconds, planning included.
       target_noun: What the sink writes (``files``), for the summary.
@@ -69,6 +70,8 @@ class RunResult:
 
     def total(self, metric: str, stage: Optional[str] = None) -> int:
         """The sum of a metric over every partition (and, for failures, one stage or all)."""
+        if self.counters is None:
+            return sum(p.size for p in self.plans) if metric == metrics.READ else 0
         return sum(v for k, v in self.counters.items()
                    if k.metric == metric and (stage is None or k.stage == stage))
 
@@ -171,12 +174,13 @@ def run_connector(config: ConnectorConfig, options: RunOptions,
                      time.monotonic() - started, config.sink.target_noun)
 
 
-def counters_of(result) -> dict:
-    """A finished pipeline's beamconnect counters, by :class:`~common.metrics.CounterName`."""
+def counters_of(result) -> Optional[dict]:
+    """A finished pipeline's beamconnect counters, by :class:`~common.metrics.CounterName`; None
+    where the runner reports no metrics (Dask)."""
     try:
         found = result.metrics().query(MetricsFilter())
-    except (NotImplementedError, AttributeError):  # some runners report no metrics
-        return {}
+    except (NotImplementedError, AttributeError):
+        return None
     counters = {}
     for counter in found["counters"]:
         if counter.key.metric.namespace == metrics.NAMESPACE:
