@@ -14,11 +14,10 @@ from common.errors import ConfigError
 from transforms.converters import avro_blocks
 from transforms.converters.avro_data import AvroSchemaError, CompiledAvro, compile_avro, named_types
 from transforms.converters.base import Conversion, Converter
-from transforms.converters.json_schemaless import build_array
 from transforms.converters.registry import (
-    REGISTRY_KEYS, BatchSchemas, RegistrySchemas, UnknownSchema, registry_client_config, split_header)
-from transforms.converters.unify import TypeConflict, unify_types
-from transforms.schema import connect_field, schema_info, with_info
+    REGISTRY_KEYS, BatchSchemas, RegistrySchemas, UnknownSchema, assemble, registry_client_config,
+    split_header)
+from transforms.schema import schema_info, with_info
 
 _LOGGER = logging.getLogger(__name__)
 _EXTRA_HINT = "pip install 'beamconnect[schema-registry]'"
@@ -171,34 +170,8 @@ class AvroConverter(Converter):
                 continue
             entries.append((index, value))
             own[index] = schema_id
-        return self._assemble(entries, failures, schemas.found, own, len(data))
-
-    def _assemble(self, entries: list, failures: list, schemas: dict, own: dict, total: int) -> Conversion:
-        unified, rejected = pa.null(), {}
-        for schema_id, compiled in schemas.items():
-            try:
-                unified = unify_types(unified, compiled.field.type)
-            except TypeConflict as conflict:
-                rejected[schema_id] = ("schema id %d does not match earlier records of the batch: %s"
-                                       % (schema_id, conflict.reason()))
-        if rejected:
-            failures.extend((i, rejected[own[i]]) for i, _ in entries if own.get(i) in rejected)
-            entries = [(i, v) for i, v in entries if own.get(i) not in rejected]
-        kept = [c for s, c in schemas.items() if s not in rejected]
-        if len(kept) == 1:
-            field = kept[0].field
-        else:  # several schemas unified: their names and docs no longer apply to all records
-            field = connect_field("value", unified, True)
-        array, bad = build_array(entries, field.type)
-        failures.extend(bad)
-        if field.type != array.type:  # a batch of nulls only: no schema seen
-            field = field.with_type(array.type)
-        record_schemas = None
-        if len(kept) > 1:
-            failed = {i for i, _ in failures}
-            record_schemas = tuple(schemas[own[i]].field if i in own else None
-                                   for i in range(total) if i not in failed)
-        return Conversion(array, tuple(sorted(failures)), field, record_schemas)
+        return assemble(entries, failures, schemas.found, own, len(data),
+                        lambda schema_id: "schema id %d" % schema_id)
 
 
 def _referenced(schema, reference: Callable, seen: set) -> list:

@@ -33,18 +33,13 @@ import sys
 import tempfile
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
-import pyarrow as pa
-
 from common.configdef import ConfigDef, ConfigKey
 from common.errors import ConfigError
 from transforms.converters.base import Conversion, Converter
-from transforms.converters.json_schemaless import build_array
 from transforms.converters.protobuf_data import (
     CompiledProtobuf, ProtobufOptions, ProtobufSchemaError, compile_message)
 from transforms.converters.registry import (
-    HEADER_SIZE, REGISTRY_KEYS, BatchSchemas, RegistrySchemas, registry_client_config)
-from transforms.converters.unify import TypeConflict, unify_types
-from transforms.schema import connect_field
+    HEADER_SIZE, REGISTRY_KEYS, BatchSchemas, RegistrySchemas, assemble, registry_client_config)
 
 _LOGGER = logging.getLogger(__name__)
 _EXTRA_HINT = "pip install 'beamconnect[schema-registry]'"
@@ -160,35 +155,8 @@ class ProtobufConverter(Converter):
             kinds[key] = message
             own[index] = key
             entries.append((index, value))
-        return _assemble(entries, failures, kinds, own, len(data))
-
-
-def _assemble(entries: list, failures: list, kinds: dict, own: dict, total: int) -> Conversion:
-    unified, rejected = pa.null(), {}
-    for key, compiled in kinds.items():
-        try:
-            unified = unify_types(unified, compiled.field.type)
-        except TypeConflict as conflict:
-            rejected[key] = ("schema id %d (message indexes %s) does not match earlier records of the "
-                             "batch: %s" % (key[0], list(key[1]), conflict.reason()))
-    if rejected:
-        failures.extend((i, rejected[own[i]]) for i, _ in entries if own.get(i) in rejected)
-        entries = [(i, v) for i, v in entries if own.get(i) not in rejected]
-    kept = [c for k, c in kinds.items() if k not in rejected]
-    if len(kept) == 1:
-        field = kept[0].field
-    else:  # several schemas unified: their names no longer apply to all records
-        field = connect_field("value", unified, True)
-    array, bad = build_array(entries, field.type)
-    failures.extend(bad)
-    if field.type != array.type:  # a batch of nulls only: no schema seen
-        field = field.with_type(array.type)
-    record_schemas = None
-    if len(kept) > 1:
-        failed = {i for i, _ in failures}
-        record_schemas = tuple(kinds[own[i]].field if i in own else None
-                               for i in range(total) if i not in failed)
-    return Conversion(array, tuple(sorted(failures)), field, record_schemas)
+        return assemble(entries, failures, kinds, own, len(data), lambda key: (
+            "schema id %d (message indexes %s)" % (key[0], list(key[1]))))
 
 
 class _CompiledSchema:

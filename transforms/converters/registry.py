@@ -22,8 +22,14 @@ import logging
 import urllib.parse
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
+import pyarrow as pa
+
 from common.configdef import ConfigDef, ConfigKey
 from common.errors import BeamConnectError, ConfigError, RetriableError
+from transforms.converters.base import Conversion
+from transforms.converters.json_schemaless import build_array
+from transforms.converters.unify import TypeConflict, unify_types
+from transforms.schema import connect_field
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -372,3 +378,44 @@ class RegistrySchemas:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def assemble(entries: list, failures: list, schemas: dict, own: dict, total: int,
+             describe: Callable[[Any], str]) -> Conversion:
+    """One batch's decoded values as one Arrow array with the Connect schema of their schemas.
+
+    Args:
+      entries: ``(index, value)`` of the decoded records.
+      failures: ``(index, reason)`` of the records that failed so far (extended here).
+      schemas: The batch's compiled schemas by key (a schema id, or an id and message indexes), each
+        with a ``field``.
+      own: Record index -> its schema's key.
+      total: The batch's record count.
+      describe: A key, in words, for the error of a record whose schema does not unify with the
+        earlier ones.
+
+    Several schemas are unified into one type (their names and docs no longer apply to every record);
+    ``record_schemas`` then keeps each surviving record's own schema.
+    """
+    unified, rejected = pa.null(), {}
+    for key, compiled in schemas.items():
+        try:
+            unified = unify_types(unified, compiled.field.type)
+        except TypeConflict as conflict:
+            rejected[key] = ("%s does not match earlier records of the batch: %s"
+                             % (describe(key), conflict.reason()))
+    if rejected:
+        failures.extend((i, rejected[own[i]]) for i, _ in entries if own.get(i) in rejected)
+        entries = [(i, v) for i, v in entries if own.get(i) not in rejected]
+    kept = [c for k, c in schemas.items() if k not in rejected]
+    field = kept[0].field if len(kept) == 1 else connect_field("value", unified, True)
+    array, bad = build_array(entries, field.type)
+    failures.extend(bad)
+    if field.type != array.type:  # a batch of nulls only: no schema seen
+        field = field.with_type(array.type)
+    record_schemas = None
+    if len(kept) > 1:
+        failed = {i for i, _ in failures}
+        record_schemas = tuple(schemas[own[i]].field if i in own else None
+                               for i in range(total) if i not in failed)
+    return Conversion(array, tuple(sorted(failures)), field, record_schemas)
