@@ -1,73 +1,106 @@
-"""Sink families, found by the ``connector.class`` names users write."""
+"""Sink families, found by the ``connector.class`` names users write.
+
+:data:`SINKS` is read like a dict of name -> sink, but imports a family's package only when a name of
+it is looked up: a run loads the one sink it writes to, not every client library of the others
+(optional families are loaded lazily on purpose; nothing here avoids an import cycle).
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Iterator, Mapping
+
 from common.errors import ConfigError
 from sinks.base import Sink
-from sinks.cassandra import CassandraSink
-from sinks.files import FilesSink
-from sinks.files.hdfs import HdfsSink
-from sinks.jdbc import JdbcSink
-from sinks.kafka import KafkaSink
-from sinks.mongodb import MongoSink
-from sinks.queues.activemq import ActiveMQSink
-from sinks.queues.mqtt import MqttSink
-from sinks.queues.redis import RedisSink
-from sinks.queues.nats import NatsSink
-from sinks.queues.rabbitmq import RabbitMQSink
-from sinks.search.elasticsearch import ElasticsearchSink
-from sinks.search.solr import CloudSolrSink, SolrSink
 
-_FILES = FilesSink()
-_HDFS = HdfsSink()  # the HDFS connector's names, resuming from them
-_AZURE_BLOB = FilesSink(storage_class="io.confluent.connect.azure.blob.storage.AzureBlobStorage")
-_CASSANDRA = CassandraSink()
-_JDBC = JdbcSink()
-_KAFKA = KafkaSink()
-_MONGODB = MongoSink()
-_ACTIVEMQ = ActiveMQSink()
-_MQTT = MqttSink()
-_REDIS = RedisSink()
-_REDIS_KAFKA_CONNECT = RedisSink(body="value")  # redis-kafka-connect writes the value's fields
-_NATS = NatsSink()
-_RABBITMQ = RabbitMQSink()
-_ELASTICSEARCH = ElasticsearchSink()
-_SOLR = SolrSink()
-_SOLR_CLOUD = CloudSolrSink()  # refused: SolrCloud through ZooKeeper
-SINKS = {
-    "files": _FILES,
-    "io.confluent.connect.s3.S3SinkConnector": _FILES,
-    "io.confluent.connect.gcs.GcsSinkConnector": _FILES,
-    "hdfs": _HDFS,
-    "io.confluent.connect.hdfs3.Hdfs3SinkConnector": _HDFS,
-    "io.confluent.connect.hdfs.HdfsSinkConnector": _HDFS,
-    "azblob": _AZURE_BLOB,
-    "io.confluent.connect.azure.blob.AzureBlobStorageSinkConnector": _AZURE_BLOB,
-    "jdbc": _JDBC,
-    "io.confluent.connect.jdbc.JdbcSinkConnector": _JDBC,
-    "io.debezium.connector.jdbc.JdbcSinkConnector": _JDBC,
-    "kafka": _KAFKA,
-    "mongodb": _MONGODB,
-    "com.mongodb.kafka.connect.MongoSinkConnector": _MONGODB,
-    "cassandra": _CASSANDRA,
-    "com.datastax.oss.kafka.sink.CassandraSinkConnector": _CASSANDRA,
-    "com.datastax.kafkaconnector.DseSinkConnector": _CASSANDRA,
-    "activemq": _ACTIVEMQ,
-    "io.confluent.connect.jms.ActiveMqSinkConnector": _ACTIVEMQ,
-    "mqtt": _MQTT,
-    "io.confluent.connect.mqtt.MqttSinkConnector": _MQTT,
-    "redis": _REDIS,
-    "com.redis.kafka.connect.RedisSinkConnector": _REDIS_KAFKA_CONNECT,
-    "nats": _NATS,
-    "rabbitmq": _RABBITMQ,
-    "io.confluent.connect.rabbitmq.sink.RabbitMQSinkConnector": _RABBITMQ,
-    "elasticsearch": _ELASTICSEARCH,
-    "opensearch": _ELASTICSEARCH,
-    "io.confluent.connect.elasticsearch.ElasticsearchSinkConnector": _ELASTICSEARCH,
-    "solr": _SOLR,
-    "com.github.jcustenborder.kafka.connect.solr.HttpSolrSinkConnector": _SOLR,
-    "com.github.jcustenborder.kafka.connect.solr.CloudSolrSinkConnector": _SOLR_CLOUD,
+_AZURE_BLOB_STORAGE = "io.confluent.connect.azure.blob.storage.AzureBlobStorage"
+
+#: Each family: the module and class of its sink, and the keyword arguments it is built with.
+_FAMILIES = {
+    "files": ("sinks.files", "FilesSink", {}),
+    "hdfs": ("sinks.files.hdfs", "HdfsSink", {}),  # the HDFS connector's names, resuming from them
+    "azblob": ("sinks.files", "FilesSink", {"storage_class": _AZURE_BLOB_STORAGE}),
+    "jdbc": ("sinks.jdbc", "JdbcSink", {}),
+    "kafka": ("sinks.kafka", "KafkaSink", {}),
+    "mongodb": ("sinks.mongodb", "MongoSink", {}),
+    "cassandra": ("sinks.cassandra", "CassandraSink", {}),
+    "activemq": ("sinks.queues.activemq", "ActiveMQSink", {}),
+    "mqtt": ("sinks.queues.mqtt", "MqttSink", {}),
+    "redis": ("sinks.queues.redis", "RedisSink", {}),
+    # redis-kafka-connect writes the value's fields
+    "redis-kafka-connect": ("sinks.queues.redis", "RedisSink", {"body": "value"}),
+    "nats": ("sinks.queues.nats", "NatsSink", {}),
+    "rabbitmq": ("sinks.queues.rabbitmq", "RabbitMQSink", {}),
+    "elasticsearch": ("sinks.search.elasticsearch", "ElasticsearchSink", {}),
+    "solr": ("sinks.search.solr", "SolrSink", {}),
+    "solr-cloud": ("sinks.search.solr", "CloudSolrSink", {}),  # refused: SolrCloud through ZooKeeper
 }
+
+#: Every accepted ``connector.class`` and the family it names.
+_NAMES = {
+    "files": "files",
+    "io.confluent.connect.s3.S3SinkConnector": "files",
+    "io.confluent.connect.gcs.GcsSinkConnector": "files",
+    "hdfs": "hdfs",
+    "io.confluent.connect.hdfs3.Hdfs3SinkConnector": "hdfs",
+    "io.confluent.connect.hdfs.HdfsSinkConnector": "hdfs",
+    "azblob": "azblob",
+    "io.confluent.connect.azure.blob.AzureBlobStorageSinkConnector": "azblob",
+    "jdbc": "jdbc",
+    "io.confluent.connect.jdbc.JdbcSinkConnector": "jdbc",
+    "io.debezium.connector.jdbc.JdbcSinkConnector": "jdbc",
+    "kafka": "kafka",
+    "mongodb": "mongodb",
+    "com.mongodb.kafka.connect.MongoSinkConnector": "mongodb",
+    "cassandra": "cassandra",
+    "com.datastax.oss.kafka.sink.CassandraSinkConnector": "cassandra",
+    "com.datastax.kafkaconnector.DseSinkConnector": "cassandra",
+    "activemq": "activemq",
+    "io.confluent.connect.jms.ActiveMqSinkConnector": "activemq",
+    "mqtt": "mqtt",
+    "io.confluent.connect.mqtt.MqttSinkConnector": "mqtt",
+    "redis": "redis",
+    "com.redis.kafka.connect.RedisSinkConnector": "redis-kafka-connect",
+    "nats": "nats",
+    "rabbitmq": "rabbitmq",
+    "io.confluent.connect.rabbitmq.sink.RabbitMQSinkConnector": "rabbitmq",
+    "elasticsearch": "elasticsearch",
+    "opensearch": "elasticsearch",
+    "io.confluent.connect.elasticsearch.ElasticsearchSinkConnector": "elasticsearch",
+    "solr": "solr",
+    "com.github.jcustenborder.kafka.connect.solr.HttpSolrSinkConnector": "solr",
+    "com.github.jcustenborder.kafka.connect.solr.CloudSolrSinkConnector": "solr-cloud",
+}
+
+
+class SinkRegistry(Mapping):
+    """``connector.class`` name -> :class:`~sinks.base.Sink`, one instance per family (aliases share
+    it), built on first look-up. Iterating lists the names without importing any family."""
+
+    def __init__(self, names: Mapping[str, str], families: Mapping[str, tuple]):
+        self._names = dict(names)
+        self._families = dict(families)
+        self._built: dict = {}
+
+    def __getitem__(self, name: str) -> Sink:
+        family = self._names[name]
+        sink = self._built.get(family)
+        if sink is None:
+            module, attribute, kwargs = self._families[family]
+            sink = self._built[family] = getattr(importlib.import_module(module), attribute)(**kwargs)
+        return sink
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+
+SINKS = SinkRegistry(_NAMES, _FAMILIES)
 
 
 def find_sink(name: str) -> Sink:

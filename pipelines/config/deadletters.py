@@ -15,9 +15,7 @@ from typing import Any, Mapping, Optional
 
 from common.errors import ConfigError
 from pipelines.config.consumer import translate
-from sinks.files.deadletter import StoreDeadLetters
 from transforms.errors import DeadLetterWriter, ErrorPolicy
-from transforms.kafka.deadletter import TopicDeadLetters
 from transforms.kafka.planning import admin_config
 
 TOPIC = "errors.deadletterqueue.topic.name"
@@ -52,7 +50,11 @@ def dead_letter_writer(common: Mapping[str, Any], consumer_config: Mapping[str, 
     if topic and store:
         raise ConfigError("set one of %s and %s, got %s=%r and %s=%r"
                           % (TOPIC, STORE, TOPIC, topic, STORE, store))
+    # Each writer is imported only when configured: the store's pulls in the file sink (formats,
+    # stores), the topic's a producer, and most connectors set neither.
     if store:
+        from sinks.files.deadletter import StoreDeadLetters
+
         return StoreDeadLetters(store, connector_name=common["name"])
     if not topic:
         return None
@@ -61,6 +63,8 @@ def dead_letter_writer(common: Mapping[str, Any], consumer_config: Mapping[str, 
         source = ("topics=%s" % ",".join(common["topics"]) if common["topics"]
                   else "topics.regex=%s" % common["topics.regex"])
         raise ConfigError("%s=%r must not be a topic the connector reads (%s)" % (TOPIC, topic, source))
+    from transforms.kafka.deadletter import TopicDeadLetters
+
     client = {**admin_config(consumer_config), **producer}
     client.pop("group.id", None)
     return TopicDeadLetters(

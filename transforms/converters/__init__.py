@@ -2,31 +2,62 @@
 
 Kafka's class names are accepted, as are their short names (case-sensitive, as in Connect) and the
 lowercase forms ``bytearray``, ``string`` and ``json``.
+
+The converters that talk to a Schema Registry (Avro, JSON Schema, Protobuf) are imported only when a
+config names one (:data:`CONVERTERS` holds their module names until then): they are optional
+families with their own libraries, loaded lazily on purpose, not to dodge an import cycle.
 """
 
 from __future__ import annotations
 
-from typing import Mapping
+import importlib
+from typing import Iterator, Mapping, Union
 
 from common.errors import ConfigError
-from transforms.converters.avro import AvroConverter
 from transforms.converters.base import Conversion, Converter
 from transforms.converters.bytearray import ByteArrayConverter
 from transforms.converters.json import JsonConverter, arrow_field, arrow_type
-from transforms.converters.protobuf import ProtobufConverter
-from transforms.converters.json_schema import JsonSchemaConverter
 from transforms.converters.string import StringConverter
+
+_AVRO = "transforms.converters.avro.AvroConverter"
+_JSON_SCHEMA = "transforms.converters.json_schema.JsonSchemaConverter"
+_PROTOBUF = "transforms.converters.protobuf.ProtobufConverter"
 
 _SHORT_NAMES = {
     "ByteArrayConverter": ByteArrayConverter,
     "StringConverter": StringConverter,
     "JsonConverter": JsonConverter,
-    "AvroConverter": AvroConverter,
-    "JsonSchemaConverter": JsonSchemaConverter,
-    "ProtobufConverter": ProtobufConverter,
+    "AvroConverter": _AVRO,
+    "JsonSchemaConverter": _JSON_SCHEMA,
+    "ProtobufConverter": _PROTOBUF,
 }
 
-CONVERTERS = {
+
+class _Converters(Mapping):
+    """Name -> converter class; a class given as ``"module.Class"`` is imported on first look-up."""
+
+    def __init__(self, classes: Mapping[str, Union[type, str]]):
+        self._classes = dict(classes)
+
+    def __getitem__(self, name: str) -> type:
+        cls = self._classes[name]
+        if isinstance(cls, str):
+            path = cls
+            module, _, attribute = path.rpartition(".")
+            cls = getattr(importlib.import_module(module), attribute)
+            for alias, value in self._classes.items():  # the class's other names too
+                if value == path:
+                    self._classes[alias] = cls
+        return cls
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._classes)
+
+    def __len__(self) -> int:
+        return len(self._classes)
+
+
+CONVERTERS = _Converters({
     "org.apache.kafka.connect.converters.ByteArrayConverter": ByteArrayConverter,
     "org.apache.kafka.connect.storage.StringConverter": StringConverter,
     "org.apache.kafka.connect.json.JsonConverter": JsonConverter,
@@ -34,10 +65,10 @@ CONVERTERS = {
     "bytearray": ByteArrayConverter,
     "string": StringConverter,
     "json": JsonConverter,
-    "io.confluent.connect.avro.AvroConverter": AvroConverter,
-    "io.confluent.connect.json.JsonSchemaConverter": JsonSchemaConverter,
-    "io.confluent.connect.protobuf.ProtobufConverter": ProtobufConverter,
-}
+    "io.confluent.connect.avro.AvroConverter": _AVRO,
+    "io.confluent.connect.json.JsonSchemaConverter": _JSON_SCHEMA,
+    "io.confluent.connect.protobuf.ProtobufConverter": _PROTOBUF,
+})
 
 
 def make_converter(config_key: str, class_name: str, props: Mapping[str, str]) -> Converter:

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Mapping
 
 from common.configdef import ConfigKey
 from common.errors import ConfigError
 from transforms.smt.chain import Step, TransformChain
-from transforms.smt.registry import PREDICATES, TRANSFORMATIONS
 
 _LIST = ConfigKey("transforms", "list", ())
 _NEGATE = ConfigKey("negate", "boolean", False)
 _RESERVED = ("type", "predicate", "negate")
+
+
+def __getattr__(name: str):
+    """``PREDICATES`` and ``TRANSFORMATIONS``, imported on first use: the registry imports every
+    transform module, which a connector without transforms never needs."""
+    if name in ("PREDICATES", "TRANSFORMATIONS"):
+        from transforms.smt import registry
+
+        globals().update(PREDICATES=registry.PREDICATES, TRANSFORMATIONS=registry.TRANSFORMATIONS)
+        return globals()[name]
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
+
+
+_THIS = sys.modules[__name__]
 
 
 def _aliases(raw: Mapping[str, str], key: str) -> tuple:
@@ -73,6 +87,8 @@ def parse_chain(raw: Mapping[str, str]) -> TransformChain:
         ``predicates=`` does not define, keys of an alias that is not listed.
     """
     predicate_names = _aliases(raw, "predicates")
+    listed = bool(predicate_names or raw.get("transforms", "").strip())
+    PREDICATES, TRANSFORMATIONS = (_THIS.PREDICATES, _THIS.TRANSFORMATIONS) if listed else ({}, {})
     predicates = {}
     for name in predicate_names:
         prefix = "predicates.%s." % name
