@@ -273,7 +273,7 @@ class RunLease:
         warned = False
         while not self._stop.is_set():
             try:
-                message = self._consumer.poll(0.1)  # short: the end of a run waits for it
+                message = self._consumer.poll(0.02)  # short: the end of a run waits for it
                 error = message.error() if message is not None else None
                 acl = (missing_acl(error, self._settings, "READ", self._settings["group.id"])
                        if error is not None and error.code() == KafkaError.GROUP_AUTHORIZATION_FAILED

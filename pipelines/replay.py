@@ -71,7 +71,9 @@ def replay_from_topic(config: ConnectorConfig, topic: str, options: RunOptions,
                          time.monotonic() - started, config.sink.target_noun)
     bundling = config.sink.bundling(config.sink_config)
     with runners.execution(options.beam_args, config.tasks_max) as execution:
-        pipeline = beam.Pipeline(options=PipelineOptions(list(execution.args)))
+        pipeline_options = PipelineOptions(list(execution.args))
+        pipeline = beam.Pipeline(runner=runners.batch_runner(pipeline_options),
+                                 options=pipeline_options)
         letters = pipeline | "ReadDeadLetters" >> ReadFromKafka(
             plans, consumer, bundling.flush_size, read_ahead=execution.read_ahead,
             tasks=execution.tasks)

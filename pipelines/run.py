@@ -161,7 +161,9 @@ def run_connector(config: ConnectorConfig, options: RunOptions,
         return RunResult(tuple(plans), {}, committed_offsets(config, plans),
                          time.monotonic() - started, config.sink.target_noun)
     with runners.execution(options.beam_args, config.tasks_max) as execution:
-        pipeline = beam.Pipeline(options=PipelineOptions(list(execution.args)))
+        pipeline_options = PipelineOptions(list(execution.args))
+        pipeline = beam.Pipeline(runner=runners.batch_runner(pipeline_options),
+                                 options=pipeline_options)
         build_pipeline(pipeline, config, plans, hold_partial=options.hold_partial,
                        tasks=execution.tasks)
         with Progress(plans, stream):

@@ -154,6 +154,27 @@ def _dask(args: list, tasks_max: int) -> Iterator[list]:
         cluster.close()
 
 
+def batch_runner(options: PipelineOptions):
+    """For a bounded run on DirectRunner, the runner it would pick for it: Beam's FnApiRunner, given
+    the pipeline options as DirectRunner gives them; None on every other runner.
+
+    DirectRunner first tries Prism, downloading a Prism binary where it can: the same run would then
+    execute on Prism on one machine and on the FnApiRunner on another (here, after a failed download,
+    ~0.2 s later), and Prism ignores ``--direct_num_workers``. A bounded connector pipeline always
+    suits the FnApiRunner (no streaming, no TestStream), so it goes there directly.
+    """
+    name = (options.get_all_options().get("runner") or "DirectRunner").split(".")[-1]
+    if name != "DirectRunner":
+        return None
+    from apache_beam.portability.api import beam_provision_api_pb2
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+    from apache_beam.runners.portability.portable_runner import JobServiceHandle
+
+    encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
+    return fn_runner.FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(
+        beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)))
+
+
 def finish(result) -> None:
     """Releases what a finished run's result holds: the Dask runner's client to its scheduler."""
     client = getattr(result, "client", None)

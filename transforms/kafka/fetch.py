@@ -79,7 +79,10 @@ def read_windows(consumer, tracker, topic: str, partition: int, config: Mapping[
     position = rng.start
     last_progress = time.monotonic()
     while position < tracker.current_restriction().stop:
-        messages = consumer.consume(num_messages=FETCH_BATCH, timeout=0.5)
+        # Never ask for more than the range still needs: consume() waits out its timeout for a batch
+        # it cannot fill, which the last batch of a partition read to its end never can.
+        wanted = tracker.current_restriction().stop - position
+        messages = consumer.consume(num_messages=max(1, min(FETCH_BATCH, wanted)), timeout=0.5)
         if not messages:
             if time.monotonic() - last_progress > stall_seconds:
                 raise BeamConnectError(

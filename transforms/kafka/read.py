@@ -46,6 +46,9 @@ READER_DEFAULTS = {
     # that stalls the read. Keep a deep, quickly refilled queue instead.
     "fetch.queue.backoff.ms": "10",
     "queued.min.messages": "200000",
+    # A consumer moved on to the next partition waited up to the broker's 500 ms for the fetch it
+    # held open at the end of the last one.
+    "fetch.wait.max.ms": "100",
 }
 # Reader settings that always apply: offsets are committed only after the sink has written, and the
 # reader needs to see the end of a partition.
@@ -280,7 +283,9 @@ class ReadFromKafka(beam.PTransform):
             following = self._plans[1:] + [None] if self._read_ahead else [None] * len(self._plans)
             elements = [ReadTask(plan, self._flush_size, nxt, self._hold)
                         for plan, nxt in zip(self._plans, following)]
-            work = pbegin | "Plans" >> beam.Create(elements)
+            # One process reads the plans in turn with read-ahead: Create's own reshuffle would only
+            # add steps and a stage.
+            work = pbegin | "Plans" >> beam.Create(elements, reshuffle=not self._read_ahead)
             read = _ReadPartitionFn(self._config, self._stall_seconds)
         else:
             elements = work_items(self._plans, self._flush_size, self._tasks, self._hold)
