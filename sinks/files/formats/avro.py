@@ -12,7 +12,10 @@ named as Confluent's AvroData names them (``io.confluent.connect.avro.ConnectDef
 records, as in AvroData.
 
 Files are byte-for-byte reproducible: the sync marker is derived from the schema, so a replayed window
-writes the same bytes under the same name.
+writes the same bytes under the same name. Records of plain types (numbers, booleans, strings, bytes,
+records, arrays and optional ones) are encoded from the Arrow columns in bulk
+(:mod:`sinks.files.formats.arrow_avro`) and handed to fastavro as blocks; the others go to fastavro
+as Python objects, record by record, in the same bytes.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import pyarrow as pa
 
 from common.errors import ConfigError
 from sinks.avro_schema import avro_schema_of
+from sinks.files.formats.arrow_avro import avro_blocks
 from sinks.files.formats.base import Format, rows
 
 # avro.codec -> the module fastavro needs for it
@@ -58,23 +62,45 @@ class AvroFormat(Format):
 
     def serialize_with_schema(self, values: pa.Array, schema: Optional[pa.Field]) -> bytes:
         import fastavro
+        import fastavro.write
 
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
         described = schema is not None and schema.type.equals(values.type)
         avro, fix = avro_schema_of(schema if described else None, values.type)
-        records = rows(values)
-        if fix is not None:
-            records = [fix(r) for r in records]
         text = json.dumps(avro, sort_keys=True)
         # fastavro writes the schema it is given into the header. From a Connect schema that is the
         # schema as made: fastavro's parsed form orders a field's doc and default by set iteration,
         # which differs between processes, and would break byte-identical replays. Schemaless values
         # keep the parsed form their files always had.
+        header_schema = avro if described else fastavro.parse_schema(avro)
+        marker = hashlib.md5(text.encode()).digest()
         out = io.BytesIO()
-        fastavro.writer(out, avro if described else fastavro.parse_schema(avro), records,
-                        codec=self.codec, sync_marker=hashlib.md5(text.encode()).digest())
+        blocks = avro_blocks(values, avro) if fix is None else None
+        if blocks is None:
+            fastavro.writer(out, header_schema, per_record(values, fix), codec=self.codec,
+                            sync_marker=marker)
+            return out.getvalue()
+        writer = fastavro.write.Writer(out, header_schema, codec=self.codec, sync_marker=marker)
+        for count, data in blocks:
+            writer.write_block(_Block(count, data))
+        writer.flush()
         return out.getvalue()
+
+
+class _Block:
+    """A block of encoded records, as fastavro's ``Writer.write_block`` reads one (the two
+    attributes of the blocks ``fastavro.block_reader`` gives)."""
+
+    def __init__(self, num_records: int, data: bytes):
+        self.num_records = num_records
+        self.bytes_ = io.BytesIO(data)
+
+
+def per_record(values: pa.Array, fix=None) -> list:
+    """The records fastavro writes one at a time when the columns cannot be encoded in bulk."""
+    records = rows(values)
+    return records if fix is None else [fix(r) for r in records]
 
 
 def _installed(module: str) -> bool:

@@ -1,6 +1,9 @@
 """JSON lines, as Confluent's JsonFormat: one JSON value per line, gzip-compressed on request.
 
-Bytes are written as base64 strings, decimals as strings (exact), dates and times in ISO 8601.
+Bytes are written as base64 strings, decimals as strings (exact), dates and times in ISO 8601, with
+orjson's float and key formatting. The lines are built from the Arrow columns in bulk
+(:mod:`sinks.files.formats.arrow_json`); values it cannot write go through orjson row by row, which
+gives the same bytes.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import gzip
 import orjson
 import pyarrow as pa
 
+from sinks.files.formats.arrow_json import json_lines
 from sinks.files.formats.base import Format, rows
 
 
@@ -21,6 +25,13 @@ def _default(value):
     if isinstance(value, decimal.Decimal):
         return str(value)
     raise TypeError("cannot write %r as JSON" % type(value).__name__)
+
+
+def per_row(values: pa.Array) -> bytes:
+    """The lines written one row at a time: what :func:`json_lines` must equal."""
+    dumps = orjson.dumps
+    options = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
+    return b"".join(dumps(v, default=_default, option=options) for v in rows(values))
 
 
 class JsonLinesFormat(Format):
@@ -37,7 +48,7 @@ class JsonLinesFormat(Format):
         return ".json.gz" if self.compression == "gzip" else ".json"
 
     def serialize(self, values: pa.Array) -> bytes:
-        dumps = orjson.dumps
-        options = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
-        data = b"".join(dumps(v, default=_default, option=options) for v in rows(values))
+        data = json_lines(values, _default)
+        if data is None:
+            data = per_row(values)
         return gzip.compress(data, compresslevel=6, mtime=0) if self.compression == "gzip" else data
