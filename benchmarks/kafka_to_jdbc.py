@@ -146,7 +146,8 @@ def produce(servers: str, topic: str, count: int, keys: int, csv_path: str) -> N
     harness.produce(servers, topic, PARTITIONS, records())
 
 
-def _connector(store: str, name: str, topic: str, jdbc_url: str, user: str, password: str) -> str:
+def _connector(store: str, name: str, topic: str, jdbc_url: str, user: str, password: str,
+               batch_size: int = BATCH_SIZE) -> str:
     path = os.path.join(store, name + ".properties")
     with open(path, "w") as f:
         f.write("name=%s\nconnector.class=io.confluent.connect.jdbc.JdbcSinkConnector\ntopics=%s\n"
@@ -155,7 +156,7 @@ def _connector(store: str, name: str, topic: str, jdbc_url: str, user: str, pass
                 "value.converter.schemas.enable=false\n"
                 "connection.url=%s\nconnection.user=%s\nconnection.password=%s\n"
                 "insert.mode=upsert\npk.mode=record_value\npk.fields=id\nauto.create=true\n"
-                "table.name.format=upserted\nbatch.size=%d\n" % (name, topic, jdbc_url, user, password, BATCH_SIZE))
+                "table.name.format=upserted\nbatch.size=%d\n" % (name, topic, jdbc_url, user, password, batch_size))
     return path
 
 
@@ -170,13 +171,14 @@ def bench(kind: str, db, servers: str, topic: str, args, csv_path: str, store: s
     if int(out.strip()) != args.records:
         raise SystemExit("the bare load wrote %s rows, expected %d" % (out.strip(), args.records))
     if kind == "postgres":
-        upsert = [sys.executable, "-c", BARE_POSTGRES_UPSERT, bare[3], csv_path, str(BATCH_SIZE)]
+        upsert = [sys.executable, "-c", BARE_POSTGRES_UPSERT, bare[3], csv_path, str(args.batch_size)]
     else:
-        upsert = [sys.executable, "-c", BARE_MARIADB_UPSERT, *bare[3:8], csv_path, str(BATCH_SIZE)]
+        upsert = [sys.executable, "-c", BARE_MARIADB_UPSERT, *bare[3:8], csv_path, str(args.batch_size)]
     upsert_wall, upsert_mem, out = harness.timed_alone(upsert, env)
     if int(out.strip()) != args.keys:
         raise SystemExit("the bare upsert left %s rows, expected %d" % (out.strip(), args.keys))
-    config = _connector(store, "bench-%s-%s" % (kind, topic), topic, db.jdbc_url, db.user, db.password)
+    config = _connector(store, "bench-%s-%s" % (kind, topic), topic, db.jdbc_url, db.user, db.password,
+                        args.batch_size)
     run_wall, run_mem, _ = harness.timed_alone([sys.executable, "-m", "pipelines", "run", config,
                                   "--bootstrap-servers", servers], env)
     rows = db.execute("SELECT count(*), count(DISTINCT id) FROM upserted")
@@ -190,6 +192,8 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--keys", type=int, default=100_000)
     parser.add_argument("--only", choices=("postgres", "mariadb"))
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE,
+                        help="batch.size of the connector and of the bare batched upsert")
     args = parser.parse_args()
 
     from pipelines.dev_kafka import LocalKafka
