@@ -59,3 +59,13 @@ def read_messages(servers, topic, count, timeout=60.0):
     finally:
         consumer.close()
     return found
+
+
+def file_bytes(store):
+    """Every file below ``store``: path relative to it -> its bytes."""
+    found = {}
+    for d, _, names in os.walk(store):
+        for n in names:
+            with open(os.path.join(d, n), "rb") as f:
+                found[os.path.relpath(os.path.join(d, n), store)] = f.read()
+    return found

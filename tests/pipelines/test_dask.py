@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from tests.helpers import cli_command, cli_env, json_files_config, run_cli, write_config
-from tests.helpers import ROOT
+from tests.helpers import (ROOT, cli_command, cli_env, file_bytes, json_files_config, run_cli,
+                           write_config)
 
 distributed = pytest.importorskip("dask.distributed")
 
@@ -26,15 +26,6 @@ def dask_cluster():
     finally:
         client.close()
         cluster.close()
-
-
-def _files(store):
-    found = {}
-    for d, _, names in os.walk(store):
-        for n in names:
-            with open(os.path.join(d, n), "rb") as f:
-                found[os.path.relpath(os.path.join(d, n), store)] = f.read()
-    return found
 
 
 def _produce(kafka, topic, partitions, per_partition):
@@ -62,9 +53,9 @@ def test_dask_writes_the_files_the_direct_runner_writes_byte_for_byte(kafka, tmp
 
     assert direct.returncode == 0, direct.stderr[-3000:]
     assert on_dask.returncode == 0, on_dask.stderr[-3000:]
-    expected = _files(direct_store)
+    expected = file_bytes(direct_store)
     assert len(expected) == 45
-    assert _files(dask_store) == expected
+    assert file_bytes(dask_store) == expected
     assert kafka.committed("connect-dask-" + topic, topic, 3) == {0: 1500, 1: 1500, 2: 1500}
     # Beam's Dask runner collects no metrics: the summary says so rather than showing zeros
     summary = on_dask.stdout.splitlines()
@@ -75,7 +66,7 @@ def test_dask_writes_the_files_the_direct_runner_writes_byte_for_byte(kafka, tmp
     _produce(kafka, topic, 3, 50)  # each partition now ends inside a window
     held, held_store = _run(kafka, tmp_path, "held", topic, [*dask, "--hold-partial"])
     assert held.returncode == 0, held.stderr[-3000:]
-    assert len(_files(held_store)) == 45  # 1550 records a partition: 15 whole files, 50 held
+    assert len(file_bytes(held_store)) == 45  # 1550 records a partition: 15 whole files, 50 held
     assert kafka.committed("connect-held-" + topic, topic, 3) == {0: 1500, 1: 1500, 2: 1500}
 
 
@@ -88,7 +79,7 @@ def test_a_local_cluster_is_started_for_the_run_when_no_address_is_given(kafka, 
 
     assert done.returncode == 0, done.stderr[-3000:]
     assert "starting a local Dask cluster of 2 worker processes" in done.stderr
-    assert len(_files(store)) == 6
+    assert len(file_bytes(store)) == 6
     assert kafka.committed("connect-local-" + topic, topic, 2) == {0: 300, 1: 300}
 
 
@@ -111,7 +102,7 @@ def test_a_worker_killed_mid_run_is_replaced_and_every_record_is_written_once(ka
                             text=True)
     try:
         deadline = time.monotonic() + 120
-        while not _files(store) and proc.poll() is None and time.monotonic() < deadline:
+        while not file_bytes(store) and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert proc.poll() is None, "the run ended before a worker could be killed"
         os.kill(pids[0], signal.SIGKILL)  # mid-run: files are being written
@@ -121,9 +112,9 @@ def test_a_worker_killed_mid_run_is_replaced_and_every_record_is_written_once(ka
             proc.kill()
 
     assert proc.returncode == 0, err[-3000:]
-    expected = _files(reference_store)
+    expected = file_bytes(reference_store)
     assert len(expected) == 200
-    assert _files(store) == expected  # no file missing, none twice, no leftover partial file
+    assert file_bytes(store) == expected  # no file missing, none twice, no leftover partial file
     assert kafka.committed("connect-killed-" + topic, topic, 4) == {p: 5000 for p in range(4)}
     client.wait_for_workers(2, timeout=60)  # the nanny started a new worker
 

@@ -2,14 +2,13 @@
 DirectRunner writing exactly the files one process writes."""
 
 import json
-import os
 
 import pyarrow.parquet as pq
 import pytest
 
 from pipelines import runners
 from pipelines.cli import main
-from tests.helpers import json_files_config, run_cli, write_config
+from tests.helpers import file_bytes, json_files_config, run_cli, write_config
 from transforms.kafka.fetch import HoldPartial
 from transforms.kafka.planning import PartitionPlan
 from transforms.kafka.read import ITEM_OFFSETS, work_items
@@ -75,15 +74,6 @@ def test_work_items_cut_plans_on_window_edges_and_cover_every_offset():
     assert [(i.start, i.stop) for i in timed] == [(7, 1007), (0, 95)]
 
 
-def _files(store):
-    found = {}
-    for d, _, names in os.walk(store):
-        for n in names:
-            with open(os.path.join(d, n), "rb") as f:
-                found[os.path.relpath(os.path.join(d, n), store)] = f.read()
-    return found
-
-
 def test_two_worker_processes_write_the_files_one_process_writes_byte_for_byte(kafka, tmp_path):
     topic = kafka.topic(partitions=3)
     for p in range(3):
@@ -107,9 +97,9 @@ def test_two_worker_processes_write_the_files_one_process_writes_byte_for_byte(k
         assert kafka.committed("connect-tasks-%s-%s" % (tasks, topic), topic, 3) == {
             0: 2500, 1: 2500, 2: 2500}
 
-    one = _files(stores["1"])
+    one = file_bytes(stores["1"])
     assert len(one) == 75
-    assert _files(stores["2"]) == one
+    assert file_bytes(stores["2"]) == one
     rows = [r for path in sorted(one) for r in pq.read_table(stores["1"] / path).to_pylist()]
     assert sorted((r["p"], r["i"]) for r in rows) == [(p, i) for p in range(3) for i in range(2500)]
 
