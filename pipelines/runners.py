@@ -111,14 +111,14 @@ def execution(beam_args: Sequence[str], tasks_max: int = 1) -> Iterator[Executio
     tasks = None
     if name in DIRECT_RUNNERS:
         workers = _direct_workers(args, tasks_max)
-        if workers > 1 and not _given(args, "--direct_num_workers"):
-            args += ["--direct_num_workers", str(tasks_max)]
         if workers > 1:
-            if not _given(args, "--direct_running_mode"):
-                args += ["--direct_running_mode", "multi_processing"]
-            if logging.getLogger().isEnabledFor(logging.DEBUG) \
-                    and not _given(args, "--default_sdk_harness_log_level"):
-                args += ["--default_sdk_harness_log_level", "DEBUG"]  # -v: the workers' too
+            wanted = [("--direct_num_workers", str(workers)),
+                      ("--direct_running_mode", "multi_processing")]
+            if logging.getLogger().isEnabledFor(logging.DEBUG):
+                wanted.append(("--default_sdk_harness_log_level", "DEBUG"))  # -v: the workers' too
+            for option, value in wanted:
+                if not _given(args, option):
+                    args += [option, value]
             tasks = workers
     elif name == "FlinkRunner" and tasks_max > 1 and not _given(args, "--parallelism"):
         args += ["--parallelism", str(tasks_max)]
