@@ -94,6 +94,9 @@ def test_two_worker_processes_write_the_files_one_process_writes_byte_for_byte(k
                        if "reading work item" in line}
             assert len(readers) == 2, done.stderr[-3000:]
             assert "Worker: " not in done.stderr  # relayed as the lines of our own modules
+        # the workers' counters reach the summary: read, written, files
+        total = [line.split() for line in done.stdout.splitlines() if line.startswith("total")]
+        assert total == [["total", "7500", "7500", "75"]], done.stdout
         assert kafka.committed("connect-tasks-%s-%s" % (tasks, topic), topic, 3) == {
             0: 2500, 1: 2500, 2: 2500}
 
