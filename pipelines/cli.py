@@ -252,11 +252,7 @@ def _run(args, extra, raw=None) -> int:
             raw = load_config(args.config)
         config = parse_connector_config(raw, bootstrap_servers=args.bootstrap_servers)
     _announce(config)
-    from pipelines.modes import MODES
-
-    if args.mode not in MODES:
-        raise _config_error("--mode must be one of %s, got %r"
-                            % (", ".join(repr(m) for m in MODES), args.mode))
+    _check_mode(args.mode)
     if args.mode == "streaming" and args.hold_partial is not None:
         raise _config_error("--hold-partial applies to bounded runs; --mode streaming always keeps "
                             "a partition's open file for later")
@@ -401,10 +397,8 @@ def _validate(args, beam_args=()) -> int:
 def _execution_line(config, mode: str, beam_args) -> str:
     """Where the run would execute, and with how many tasks; refuses a mode the runner cannot run."""
     from pipelines import runners
-    from pipelines.modes import MODES
 
-    if mode not in MODES:
-        raise _config_error("--mode must be one of %s, got %r" % (", ".join(map(repr, MODES)), mode))
+    _check_mode(mode)
     name = runners.runner_name(beam_args)
     if mode == "streaming":
         runners.check_streaming(beam_args)
@@ -438,6 +432,13 @@ def _announce(config) -> None:
     logs.set_connector(config.name)
     for warning in config.warnings:
         _LOGGER.warning("%s", warning)
+
+
+def _check_mode(mode: str) -> None:
+    from pipelines.modes import MODES
+
+    if mode not in MODES:
+        raise _config_error("--mode must be one of %s, got %r" % (", ".join(map(repr, MODES)), mode))
 
 
 def _config_error(message: str):
