@@ -162,11 +162,14 @@ def produce_all(producer: Producer, topic: str, records: Iterable[ProducerRecord
         remaining = _flush(producer, timeout)
     except KafkaException as exc:  # a fatal error (a producer id refused) raised out of flush()
         raise _error(exc.args[0], topic, len(records), config) from None
-    if remaining:
+    # The producer's queue also counts requests and events (a producer id being fetched, say): the
+    # records still unreported are the ones without a delivery report.
+    unreported = delivered.count(None) - len(errors) if remaining else 0
+    if unreported:
         producer.purge(in_queue=True, in_flight=False)
         producer.flush(0)
         raise RetriableError("%d of %d records to topic %s were not acknowledged within %gs"
-                             % (remaining, len(records), topic, timeout))
+                             % (unreported, len(records), topic, timeout))
     if errors:
         raise _error(errors[0], topic, len(records), config)
     return delivered  # type: ignore[return-value]
@@ -257,10 +260,11 @@ def produce_each(producer: Producer, records: Sequence[Tuple[str, ProducerRecord
                 errors[index] = exc.args[0]
                 break
         producer.poll(0)
-    remaining = _flush(producer, timeout)
-    if remaining:
+    # The producer's queue also counts requests and events: the records still unreported are those
+    # without a delivery report.
+    if _flush(producer, timeout) and pending:
         raise RetriableError("%d of %d records were not acknowledged within %gs"
-                             % (remaining, len(records), timeout))
+                             % (len(pending), len(records), timeout))
     return errors
 
 
