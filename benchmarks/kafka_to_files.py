@@ -320,6 +320,7 @@ def main() -> int:
                         help="runs of each variant, in turn; the best of each counts")
     args = parser.parse_args()
 
+    harness.compile_project()
     broker = azure = registry = None
     servers = args.bootstrap_servers
     if not servers:

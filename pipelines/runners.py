@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 from typing import Iterator, Optional, Sequence
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from common.errors import ConfigError
+from pipelines import beam_import
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -171,8 +173,40 @@ def batch_runner(options: PipelineOptions):
     from apache_beam.runners.portability.portable_runner import JobServiceHandle
 
     encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
-    return fn_runner.FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(
+    given = ["--%s=%s" % item for item in options.get_all_options(drop_default=True).items()]
+    runner = _LeanWorkersRunner() if beam_import.is_lean(given) else fn_runner.FnApiRunner
+    return runner(provision_info=fn_runner.ExtendedProvisionInfo(
         beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)))
+
+
+#: Beam's command for a DirectRunner worker process, and the module that replaces it.
+BEAM_WORKER_MODULE = "apache_beam.runners.worker.sdk_worker_main"
+WORKER_MODULE = "pipelines.sdk_worker"
+
+
+@functools.lru_cache(maxsize=None)
+def _LeanWorkersRunner():  # noqa: N802 (a class, made on first use: it subclasses Beam's runner)
+    """Beam's FnApiRunner whose worker processes (``--direct_running_mode multi_processing``) start as
+    :mod:`pipelines.sdk_worker`, importing Beam as lean as the launcher (:mod:`pipelines.beam_import`).
+
+    The runner picks its workers' environment from the options when it runs a pipeline, naming
+    Beam's worker module in a command line; this runner takes that environment with our module in it.
+    """
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+
+    class LeanWorkersRunner(fn_runner.FnApiRunner):
+        @property
+        def _default_environment(self):
+            return self.__dict__["_lean_environment"]
+
+        @_default_environment.setter
+        def _default_environment(self, environment):
+            command = getattr(environment, "command_string", "")
+            if command.endswith(" -m " + BEAM_WORKER_MODULE):
+                environment.command_string = command[:-len(BEAM_WORKER_MODULE)] + WORKER_MODULE
+            self.__dict__["_lean_environment"] = environment
+
+    return LeanWorkersRunner
 
 
 def finish(result) -> None:
