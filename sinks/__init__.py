@@ -7,10 +7,8 @@ it is looked up: a run loads the one sink it writes to, not every client library
 
 from __future__ import annotations
 
-import importlib
-from typing import Iterator, Mapping
-
 from common.errors import ConfigError
+from common.lazy import LazyMapping, load
 from sinks.base import Sink
 
 _AZURE_BLOB_STORAGE = "io.confluent.connect.azure.blob.storage.AzureBlobStorage"
@@ -73,34 +71,14 @@ _NAMES = {
 }
 
 
-class SinkRegistry(Mapping):
-    """``connector.class`` name -> :class:`~sinks.base.Sink`, one instance per family (aliases share
-    it), built on first look-up. Iterating lists the names without importing any family."""
-
-    def __init__(self, names: Mapping[str, str], families: Mapping[str, tuple]):
-        self._names = dict(names)
-        self._families = dict(families)
-        self._built: dict = {}
-
-    def __getitem__(self, name: str) -> Sink:
-        family = self._names[name]
-        sink = self._built.get(family)
-        if sink is None:
-            module, attribute, kwargs = self._families[family]
-            sink = self._built[family] = getattr(importlib.import_module(module), attribute)(**kwargs)
-        return sink
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._names)
-
-    def __len__(self) -> int:
-        return len(self._names)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._names
+def _build(family: str) -> Sink:
+    module, attribute, kwargs = _FAMILIES[family]
+    return load(module + "." + attribute)(**kwargs)
 
 
-SINKS = SinkRegistry(_NAMES, _FAMILIES)
+#: ``connector.class`` name -> :class:`~sinks.base.Sink`, one instance per family (aliases share it),
+#: built on first look-up. Iterating lists the names without importing any family.
+SINKS = LazyMapping(_NAMES, _build)
 
 
 def find_sink(name: str) -> Sink:

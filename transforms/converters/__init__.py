@@ -10,10 +10,8 @@ families with their own libraries, loaded lazily on purpose, not to dodge an imp
 
 from __future__ import annotations
 
-import importlib
-from typing import Iterator, Mapping, Union
-
 from common.errors import ConfigError
+from common.lazy import LazyMapping, load
 from transforms.converters.base import Conversion, Converter
 from transforms.converters.bytearray import ByteArrayConverter
 from transforms.converters.json import JsonConverter, arrow_field, arrow_type
@@ -33,31 +31,8 @@ _SHORT_NAMES = {
 }
 
 
-class _Converters(Mapping):
-    """Name -> converter class; a class given as ``"module.Class"`` is imported on first look-up."""
-
-    def __init__(self, classes: Mapping[str, Union[type, str]]):
-        self._classes = dict(classes)
-
-    def __getitem__(self, name: str) -> type:
-        cls = self._classes[name]
-        if isinstance(cls, str):
-            path = cls
-            module, _, attribute = path.rpartition(".")
-            cls = getattr(importlib.import_module(module), attribute)
-            for alias, value in self._classes.items():  # the class's other names too
-                if value == path:
-                    self._classes[alias] = cls
-        return cls
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._classes)
-
-    def __len__(self) -> int:
-        return len(self._classes)
-
-
-CONVERTERS = _Converters({
+#: Name -> converter class; a class given as ``"module.Class"`` is imported on first look-up.
+CONVERTERS = LazyMapping({
     "org.apache.kafka.connect.converters.ByteArrayConverter": ByteArrayConverter,
     "org.apache.kafka.connect.storage.StringConverter": StringConverter,
     "org.apache.kafka.connect.json.JsonConverter": JsonConverter,
@@ -68,7 +43,7 @@ CONVERTERS = _Converters({
     "io.confluent.connect.avro.AvroConverter": _AVRO,
     "io.confluent.connect.json.JsonSchemaConverter": _JSON_SCHEMA,
     "io.confluent.connect.protobuf.ProtobufConverter": _PROTOBUF,
-})
+}, lambda cls: load(cls) if isinstance(cls, str) else cls)
 
 
 def make_converter(config_key: str, class_name: str, props: Mapping[str, str]) -> Converter:

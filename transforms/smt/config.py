@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Mapping
 
 from common.configdef import ConfigKey
@@ -12,20 +11,6 @@ from transforms.smt.chain import Step, TransformChain
 _LIST = ConfigKey("transforms", "list", ())
 _NEGATE = ConfigKey("negate", "boolean", False)
 _RESERVED = ("type", "predicate", "negate")
-
-
-def __getattr__(name: str):
-    """``PREDICATES`` and ``TRANSFORMATIONS``, imported on first use: the registry imports every
-    transform module, which a connector without transforms never needs."""
-    if name in ("PREDICATES", "TRANSFORMATIONS"):
-        from transforms.smt import registry
-
-        globals().update(PREDICATES=registry.PREDICATES, TRANSFORMATIONS=registry.TRANSFORMATIONS)
-        return globals()[name]
-    raise AttributeError("module %r has no attribute %r" % (__name__, name))
-
-
-_THIS = sys.modules[__name__]
 
 
 def _aliases(raw: Mapping[str, str], key: str) -> tuple:
@@ -88,7 +73,11 @@ def parse_chain(raw: Mapping[str, str]) -> TransformChain:
     """
     predicate_names = _aliases(raw, "predicates")
     listed = bool(predicate_names or raw.get("transforms", "").strip())
-    PREDICATES, TRANSFORMATIONS = (_THIS.PREDICATES, _THIS.TRANSFORMATIONS) if listed else ({}, {})
+    PREDICATES, TRANSFORMATIONS = {}, {}
+    if listed:  # the registry imports every transform module, which a chain-less config never needs
+        from transforms.smt import registry
+
+        PREDICATES, TRANSFORMATIONS = registry.PREDICATES, registry.TRANSFORMATIONS
     predicates = {}
     for name in predicate_names:
         prefix = "predicates.%s." % name

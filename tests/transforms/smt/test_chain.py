@@ -149,11 +149,12 @@ class AddField(Transformation):
 
 
 def with_test_transforms(monkeypatch):
-    from transforms.smt import config
-    registry = dict(config.TRANSFORMATIONS)
-    registry["FailOdd"] = (FailOdd, None)
-    registry["AddField"] = (AddField, None)
-    monkeypatch.setattr(config, "TRANSFORMATIONS", registry)
+    from transforms.smt import registry
+
+    transformations = dict(registry.TRANSFORMATIONS)
+    transformations["FailOdd"] = (FailOdd, None)
+    transformations["AddField"] = (AddField, None)
+    monkeypatch.setattr(registry, "TRANSFORMATIONS", transformations)
 
 
 def test_failure_indices_refer_to_the_bundle_the_chain_was_given(monkeypatch):
