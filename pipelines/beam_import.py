@@ -42,8 +42,8 @@ SKIPPED = frozenset((
 ))
 #: What Beam's MongoDB IO logs when its import finds no driver: true of a lean import, so not said.
 _MONGODB_IO_NOTICE = "Could not find a compatible bson package"
-#: The runners that execute in this process and its worker processes, staging nothing.
-LOCAL = ("DirectRunner", "SwitchingDirectRunner", "BundleBasedDirectRunner")
+#: The DirectRunner's names: it runs in this process and its worker processes, staging nothing.
+DIRECT_RUNNERS = ("DirectRunner", "SwitchingDirectRunner", "BundleBasedDirectRunner")
 #: The schemes of Beam's cloud filesystems, which a Beam option naming such a path needs.
 CLOUD_SCHEMES = ("gs://", "s3://", "azfs://")
 
@@ -62,7 +62,7 @@ def runner_of(beam_args: Sequence[str]) -> str:
 
 def is_lean(beam_args: Sequence[str]) -> bool:
     """Whether a run with these Beam options can import Beam without :data:`SKIPPED`."""
-    return runner_of(beam_args) in LOCAL and not any(
+    return runner_of(beam_args) in DIRECT_RUNNERS and not any(
         scheme in arg for arg in beam_args for scheme in CLOUD_SCHEMES)
 
 
@@ -70,8 +70,7 @@ class _Skip(importlib.abc.MetaPathFinder):
     """Reports the modules in :data:`SKIPPED` (and their submodules) as not installed."""
 
     def find_spec(self, name, path=None, target=None):
-        if name in SKIPPED or name.split(".", 1)[0] in SKIPPED or any(
-                name.startswith(skipped + ".") for skipped in SKIPPED):
+        if name in SKIPPED or any(name.startswith(skipped + ".") for skipped in SKIPPED):
             raise ModuleNotFoundError("%s is not imported on a local run" % name, name=name)
         return None
 

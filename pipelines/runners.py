@@ -36,7 +36,7 @@ DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
 #: Runners that read every partition in turn in this one process (with one worker), where reading the
 #: next partition ahead pays.
 LOCAL_RUNNERS = ("DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner", "PrismRunner")
-DIRECT_RUNNERS = ("DirectRunner", "SwitchingDirectRunner", "BundleBasedDirectRunner")
+DIRECT_RUNNERS = beam_import.DIRECT_RUNNERS
 #: Runners that cannot run an unbounded pipeline.
 BOUNDED_ONLY = ("DaskRunner",)
 
@@ -60,8 +60,7 @@ class Execution:
 
 def runner_name(beam_args: Sequence[str]) -> str:
     """The short name of the runner the Beam options choose (DirectRunner when none)."""
-    runner = PipelineOptions(list(beam_args)).get_all_options().get("runner") or "DirectRunner"
-    return runner.split(".")[-1]
+    return beam_import.runner_of(beam_args)
 
 
 def _direct_workers(args: Sequence[str], tasks_max: int) -> int:
