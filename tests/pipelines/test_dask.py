@@ -83,6 +83,11 @@ def test_a_local_cluster_is_started_for_the_run_when_no_address_is_given(kafka, 
     assert kafka.committed("connect-local-" + topic, topic, 2) == {0: 300, 1: 300}
 
 
+def _finished_files(store) -> list:
+    """The names of the files written in full below ``store`` (not a writer's hidden temporary file)."""
+    return [n for _, _, names in os.walk(store) for n in names if not n.startswith(".")]
+
+
 def test_a_worker_killed_mid_run_is_replaced_and_every_record_is_written_once(kafka, tmp_path,
                                                                             dask_cluster):
     cluster, client = dask_cluster
@@ -102,7 +107,8 @@ def test_a_worker_killed_mid_run_is_replaced_and_every_record_is_written_once(ka
                             text=True)
     try:
         deadline = time.monotonic() + 120
-        while not file_bytes(store) and proc.poll() is None and time.monotonic() < deadline:
+        # a finished file's name is listed, not opened: the run renames its temporary files meanwhile
+        while not _finished_files(store) and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert proc.poll() is None, "the run ended before a worker could be killed"
         os.kill(pids[0], signal.SIGKILL)  # mid-run: files are being written
